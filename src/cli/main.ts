@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+
+/** Every verb, loaded only when typed so that `ssd --help` starts fast. Add a verb: one line here, one file beside. */
+const verbs: Record<string, () => Promise<{ command: Command }>> = {
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
+    const lines = ['usage: ssd <verb> [options]   (ssd <verb> --help for details)', ''];
+    for (const name of Object.keys(verbs)) {
+      const { command } = await verbs[name]!();
+      lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+    }
+    console.log(lines.join('\n'));
+    return verb === undefined ? 2 : 0;
+  }
+  const load = verbs[verb];
+  if (load === undefined) throw new UsageError(`ssd: unknown verb '${verb}'; known: ${Object.keys(verbs).join(', ')}`);
+  const { command } = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      process.exitCode = 2;
+    } else {
+      // Errors that name a file or field are written for users: show the message, not the stack.
+      console.error(`ssd: ${err instanceof Error ? err.message : String(err)}`);
+      if (process.env.SSD_DEBUG) console.error(err);
+      process.exitCode = 1;
+    }
+  },
+);
