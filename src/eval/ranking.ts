@@ -1,0 +1,112 @@
+// What VOC and COCO evaluation share: grouping an image's boxes by class, a table of every
+// detection's match outcome grouped by class, and the precision-recall curve of a class from it.
+//
+// Matching one detection only depends on the earlier (higher-scored) detections of the same class in
+// the same image, so each metric matches image by image, and only the curve needs the global order.
+import type { PrCurve } from './types.js';
+
+/** Match outcome of a detection. */
+export const FALSE_POSITIVE = 0;
+export const TRUE_POSITIVE = 1;
+/** Landed on a difficult / ignore object: neither true nor false positive, left out of the curve. */
+export const IGNORED = 2;
+
+/**
+ * Indices 0..n-1 grouped by label 1..numClasses: the indices of class c are
+ * `order[start[c]] .. order[start[c + 1] - 1]`, sorted within a class by `compare` (index order if omitted).
+ */
+export function groupByLabel(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  compare?: (a: number, b: number) => number,
+): { order: Int32Array; start: Int32Array } {
+  const n = labels.length;
+  const start = new Int32Array(numClasses + 2);
+  for (let i = 0; i < n; i++) start[labels[i] + 1]++;
+  for (let c = 1; c <= numClasses + 1; c++) start[c] += start[c - 1];
+  const order = new Int32Array(n);
+  const fill = start.slice();
+  for (let i = 0; i < n; i++) order[fill[labels[i]]++] = i;
+  if (compare) for (let c = 1; c <= numClasses; c++) order.subarray(start[c], start[c + 1]).sort(compare);
+  return { order, start };
+}
+
+/**
+ * Every detection's score and outcome (one per IoU threshold), grouped by class. Within a class,
+ * entries are in (image, score-descending) order, which the stable ranking uses to break score ties.
+ */
+export class ClassOutcomes {
+  /** Entries of class c are start[c] .. start[c + 1] - 1. */
+  readonly start: Int32Array;
+  readonly score: Float64Array;
+  /** outcome[entry * numThresholds + t]. */
+  readonly outcome: Uint8Array;
+  private readonly cursor: Int32Array;
+
+  constructor(countPerClass: ArrayLike<number>, readonly numThresholds: number) {
+    const numClasses = countPerClass.length;
+    this.start = new Int32Array(numClasses + 2);
+    for (let c = 1; c <= numClasses; c++) this.start[c + 1] = this.start[c] + countPerClass[c - 1];
+    const total = this.start[numClasses + 1];
+    this.score = new Float64Array(total);
+    this.outcome = new Uint8Array(total * numThresholds);
+    this.cursor = this.start.slice();
+  }
+
+  /** Appends a detection of class c; returns its entry, whose outcomes the caller then writes. */
+  add(c: number, score: number): number {
+    const e = this.cursor[c]++;
+    this.score[e] = score;
+    return e;
+  }
+
+  count(c: number): number {
+    return this.start[c + 1] - this.start[c];
+  }
+
+  /** The entries of class c ranked by score, highest first; ties keep (image, in-image) order. */
+  ranked(c: number): Int32Array {
+    const s = this.score;
+    const order = new Int32Array(this.count(c));
+    for (let k = 0; k < order.length; k++) order[k] = this.start[c] + k;
+    return order.sort((a, b) => s[b] - s[a] || a - b);
+  }
+
+  /** Precision-recall curve of the `ranked` entries at threshold t, with `numPositives` objects to find. */
+  curve(ranked: Int32Array, t: number, numPositives: number): PrCurve {
+    let n = 0;
+    for (const e of ranked) if (this.outcome[e * this.numThresholds + t] !== IGNORED) n++;
+    const recall = new Float64Array(n);
+    const precision = new Float64Array(n);
+    const scores = new Float64Array(n);
+    let tp = 0;
+    let k = 0;
+    for (const e of ranked) {
+      const o = this.outcome[e * this.numThresholds + t];
+      if (o === IGNORED) continue;
+      if (o === TRUE_POSITIVE) tp++;
+      recall[k] = tp / numPositives;
+      precision[k] = tp / (k + 1);
+      scores[k] = this.score[e];
+      k++;
+    }
+    return { recall, precision, scores };
+  }
+}
+
+/** Truthy flag i of an optional difficult array. */
+export function isDifficult(flags: ArrayLike<number | boolean> | undefined, i: number): boolean {
+  return flags != null && Boolean(flags[i]);
+}
+
+/** Non-difficult ground-truth objects per class (index c - 1), summed over images. */
+export function countPositives(
+  images: readonly { groundTruth: { labels: ArrayLike<number>; difficult?: ArrayLike<number | boolean> } }[],
+  numClasses: number,
+): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const { groundTruth: gt } of images) {
+    for (let i = 0; i < gt.labels.length; i++) if (!isDifficult(gt.difficult, i)) counts[gt.labels[i] - 1]++;
+  }
+  return counts;
+}

@@ -1,0 +1,90 @@
+// The shapes that go into and come out of evaluation. Boxes are `[xmin, ymin, xmax, ymax]` rows,
+// fractional (0..1) or pixels alike: IoU is a ratio of areas, so the scale does not matter, and
+// there is no "+1 pixel" convention (a box's width is xmax - xmin), as in the reference.
+
+/** The detections of one image: n boxes with their class and score. */
+export interface DetectionSet {
+  /** Boxes `[xmin, ymin, xmax, ymax]`, length 4*n. */
+  boxes: ArrayLike<number>;
+  /** Class of each box, 1..numClasses (0 is background and never a detection), length n. */
+  labels: ArrayLike<number>;
+  /** Confidence of each box (any finite number; only the order matters), length n. */
+  scores: ArrayLike<number>;
+}
+
+/** The ground truth of one image: m objects. */
+export interface GroundTruthSet {
+  /** Boxes `[xmin, ymin, xmax, ymax]`, length 4*m, in the same coordinates as the detections. */
+  boxes: ArrayLike<number>;
+  /** Class of each object, 1..numClasses, length m. */
+  labels: ArrayLike<number>;
+  /**
+   * Per object: truthy if it is "difficult" (VOC) or a crowd/ignore region. Such objects are not
+   * counted in recall, and a detection that lands on one is neither a true nor a false positive.
+   * Length m; omitted means none is difficult.
+   */
+  difficult?: ArrayLike<number | boolean>;
+}
+
+/** One image's detections next to its ground truth. An image with no objects or no detections is legal. */
+export interface ImageResult {
+  detections: DetectionSet;
+  groundTruth: GroundTruthSet;
+}
+
+/** The metrics {@link evaluateDetections} computes. */
+export type Metric = 'voc07' | 'voc' | 'coco';
+
+/**
+ * A precision-recall curve of one class: one point per ranked detection (detections on difficult
+ * objects left out), highest score first. `recall[k]` and `precision[k]` hold after the first k+1
+ * detections, whose lowest score is `scores[k]`. Empty when the class has no detections.
+ */
+export interface PrCurve {
+  recall: Float64Array;
+  precision: Float64Array;
+  scores: Float64Array;
+}
+
+/** What every metric reports. Arrays are indexed by class - 1 (index 0 is class 1). */
+export interface EvaluationBase {
+  metric: Metric;
+  /** Mean of the non-null `apPerClass`; null when no class has ground truth. */
+  map: number | null;
+  /** AP of each class 1..numClasses; null means the class has no (non-difficult) ground truth. */
+  apPerClass: (number | null)[];
+  /** Names of classes 1..numClasses (`classNames` as given, else 'class 1', 'class 2', ...). */
+  classNames: string[];
+  /** Non-difficult ground-truth objects per class (the recall denominators). */
+  numGroundTruth: number[];
+  /** Detections per class that took part (for 'coco', after the maxDets cut). */
+  numDetections: number[];
+  /** Precision-recall curve per class for plotting (for 'coco', at IoU 0.50); null where the AP is null. */
+  curves: (PrCurve | null)[];
+}
+
+/** VOC results: one IoU threshold, 11-point ('voc07') or all-point ('voc') interpolation. */
+export interface VocEvaluation extends EvaluationBase {
+  metric: 'voc07' | 'voc';
+  /** A detection matches when IoU > iouThreshold (strictly). */
+  iouThreshold: number;
+}
+
+/** COCO results: AP averaged over IoU thresholds, plus AP at 0.50 and 0.75. */
+export interface CocoEvaluation extends EvaluationBase {
+  metric: 'coco';
+  /** The IoU thresholds averaged over (0.50, 0.55, ..., 0.95); a match needs IoU >= threshold. */
+  iouThresholds: number[];
+  /** Detections kept per image and class, highest score first (as pycocotools' maxDets). */
+  maxDets: number;
+  /** mAP at IoU 0.50 and 0.75; null when no class has ground truth. */
+  map50: number | null;
+  map75: number | null;
+  /** Per class AP at IoU 0.50 and 0.75 (null as in apPerClass). */
+  ap50PerClass: (number | null)[];
+  ap75PerClass: (number | null)[];
+  /** Per IoU threshold, per class AP: apPerIouThreshold[t][c - 1]. */
+  apPerIouThreshold: (number | null)[][];
+}
+
+export type Evaluation = VocEvaluation | CocoEvaluation;

@@ -1,0 +1,22 @@
+// The graph engine: build networks as ONNX graphs in TypeScript, differentiate them, run them on ONNX Runtime.
+//
+// Additions to the contract (GRAPH_API.md); names and meanings there are kept:
+// - `pad` options are [top, left, bottom, right] (ONNX's order) or one number.
+// - Extra ops: convTranspose2d, tanh, reciprocal, sign, maximum, minimum, lessOrEqual, greaterOrEqual, and, or,
+//   not, identity, argMax, unsqueeze, squeeze, slice, split, shapeOf, sizeOf, expand, zerosLike, scatterND,
+//   scalar, custom (an unchecked raw ONNX node), scope (node name prefixes), clone.
+// - averagePool takes { countIncludePad } (default false, ONNX's default; PyTorch's default is true).
+// - toModelProto/toBytes take { parameters: 'initializers' | 'inputs', values } (default: initializers, init values).
+// - InferenceRunner.create(g, params?, opts?) - params may be omitted (the parameters' init values are used).
+export type { AttrValue, ConstantData, Dim, DType, GraphNode, Parameter, Tensor, TensorData, TypedArray } from './types.js';
+export { numel, fmtShape, ONNX_TYPE } from './types.js';
+export { Graph } from './builder.js';
+export type { BatchNormOptions, Conv2dOptions, Pool2dOptions, TensorKind } from './builder.js';
+export { toModelProto, toBytes, liveNodes, OPSET, ONNX } from './onnx.js';
+export type { SerializeOptions, onnx } from './onnx.js';
+export { InferenceRunner } from './runtime.js';
+export type { RuntimeOptions } from './runtime.js';
+export { gradients } from './autodiff.js';
+export type { GradientOptions } from './autodiff.js';
+export { GRADIENTS, ruleFor, unbroadcast } from './gradients.js';
+export type { GradContext, GradRule, ConvWeightGradMethod } from './gradients.js';

@@ -1,0 +1,157 @@
+// Reads the files torch.save writes, without Python and without running anything in them:
+// - the zip format (PyTorch 1.6+): `<dir>/data.pkl` (the object pickle) and `<dir>/data/<key>` (one raw storage each);
+// - the legacy format (before 1.6, or `_use_new_zipfile_serialization=False`): five things back to back, the magic
+//   number, the protocol version and a sys_info dict (three small pickles), the object pickle, a pickled list of
+//   storage keys, then for each key an 8-byte little-endian element count and the storage's raw bytes.
+// In both, the object pickle names storages by persistent id ('storage', torch.FloatStorage, key, location, numel).
+import { readFileSync } from 'node:fs';
+import { PyObject, storageDType, unpickle, type PyValue } from './pickle.js';
+import { ELEMENT_BYTES, TorchStorage, TorchTensor } from './tensor.js';
+import { isZip, ZipArchive } from './zip.js';
+
+/** What `loadTorchFile` returns: the unpickled object with every tensor's values read and checked. */
+export interface TorchFile {
+  format: 'zip' | 'legacy';
+  /** The saved object: a state_dict (Map of name -> TorchTensor), a checkpoint dict, a PyObject module... */
+  root: PyValue;
+}
+
+/** Options of `loadTorchFile`. */
+export interface LoadTorchOptions {
+  /** Named in errors; default the path, or '<buffer>'. */
+  name?: string;
+  /** Extra classes (`module.Name`) to admit as inert records (see UnpickleOptions.allowClasses). Default none. */
+  allowClasses?: readonly string[];
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+
+/**
+ * Reads a PyTorch `.pth`/`.pt`/`.pth.tar` file (zip or legacy format). Tensors in the result are TorchTensor
+ * objects whose `data` is already materialised (storage offset and strides applied, float16 widened to float32).
+ * Errors name the file and what is wrong: a refused global, a missing or truncated storage, a corrupt archive.
+ */
+export function loadTorchFile(source: string | Uint8Array, options: LoadTorchOptions = {}): TorchFile {
+  const name = options.name ?? (typeof source === 'string' ? source : '<buffer>');
+  const bytes = typeof source === 'string' ? readFileSync(source) : source;
+  let file: TorchFile;
+  if (isZip(bytes)) file = { format: 'zip', root: loadZip(bytes, name, options) };
+  else if (bytes.byteLength > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
+    throw new Error(`torch file '${name}': the tar format of PyTorch before 0.4 is not supported; re-save it with a newer torch.save`);
+  } else if (bytes[0] === 0x80) file = { format: 'legacy', root: loadLegacy(bytes, name, options) };
+  else throw new Error(`torch file '${name}': neither a zip archive nor a legacy torch.save pickle (first byte 0x${(bytes[0] ?? 0).toString(16)})`);
+  materialise(file.root, name);
+  return file;
+}
+
+/** Parses a storage persistent id: ('storage', storage_class, key, location, numel[, view_metadata]). */
+function parseStoragePid(pid: PyValue, name: string) {
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
+    throw new Error(`torch file '${name}': persistent id ${JSON.stringify(String(pid))} is not a storage reference`);
+  }
+  const [, cls, key, location, numel, view] = pid as PyValue[];
+  const dtype = storageDType(cls ?? null);
+  if (!dtype) throw new Error(`torch file '${name}': storage ${String(key)} has unknown storage type`);
+  if (typeof key !== 'string' || typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) {
+    throw new Error(`torch file '${name}': storage reference with key ${String(key)} and size ${String(numel)} is malformed`);
+  }
+  return { dtype, key, location: String(location), numel, view: view ?? null };
+}
+
+function loadZip(bytes: Uint8Array, name: string, options: LoadTorchOptions): PyValue {
+  const zip = new ZipArchive(bytes, name);
+  const pkl = [...zip.entries.keys()].find((k) => /^[^/]+\/data\.pkl$/.test(k));
+  if (!pkl) throw new Error(`torch file '${name}': the archive has no <dir>/data.pkl (entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')})`);
+  const dir = pkl.slice(0, -'data.pkl'.length);
+  if (zip.has(`${dir}byteorder`)) {
+    const order = new TextDecoder().decode(zip.read(`${dir}byteorder`)).trim();
+    if (order !== 'little') throw new Error(`torch file '${name}': byte order '${order}' is not supported (only little-endian)`);
+  }
+  const storages = new Map<string, TorchStorage>();
+  const persistentLoad = (pid: PyValue): PyValue => {
+    const { dtype, key, location, numel } = parseStoragePid(pid, name);
+    let storage = storages.get(key);
+    if (!storage) {
+      storage = new TorchStorage(key, dtype, numel, location);
+      const entry = `${dir}data/${key}`;
+      if (!zip.has(entry)) throw new Error(`torch file '${name}': storage '${key}' is missing from the archive (no ${entry})`);
+      storage.attach(zip.read(entry), name);
+      storages.set(key, storage);
+    }
+    return storage;
+  };
+  return unpickle(zip.read(pkl), 0, { name: `${name}:${pkl}`, persistentLoad, allowClasses: options.allowClasses }).value;
+}
+
+function loadLegacy(bytes: Uint8Array, name: string, options: LoadTorchOptions): PyValue {
+  const small = { name, allowClasses: options.allowClasses };
+  const magic = unpickle(bytes, 0, small);
+  if (magic.value !== LEGACY_MAGIC) throw new Error(`torch file '${name}': a pickle, but not a torch.save file (no torch magic number)`);
+  const protocol = unpickle(bytes, magic.end, small);
+  if (protocol.value !== LEGACY_PROTOCOL) throw new Error(`torch file '${name}': legacy protocol ${String(protocol.value)} is not ${LEGACY_PROTOCOL}`);
+  const sysInfo = unpickle(bytes, protocol.end, small);
+  if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) {
+    throw new Error(`torch file '${name}': written on a big-endian machine, which is not supported`);
+  }
+
+  const roots = new Map<string, TorchStorage>();
+  const persistentLoad = (pid: PyValue): PyValue => {
+    const { dtype, key, location, numel, view } = parseStoragePid(pid, name);
+    let root = roots.get(key);
+    if (!root) {
+      root = new TorchStorage(key, dtype, numel, location);
+      roots.set(key, root);
+    }
+    if (view === null) return root;
+    // Storages of torch < 1.0 could be views of others: (view_key, element offset, element count).
+    if (!Array.isArray(view) || view.length !== 3) throw new Error(`torch file '${name}': storage '${key}' has malformed view metadata`);
+    const [viewKey, offset, size] = view;
+    if (typeof offset !== 'number' || typeof size !== 'number' || offset < 0 || offset + size > numel) {
+      throw new Error(`torch file '${name}': storage view '${String(viewKey)}' [${String(offset)}, +${String(size)}) lies outside storage '${key}' of ${numel} elements`);
+    }
+    return new TorchStorage(String(viewKey), dtype, size, location, { storage: root, offset });
+  };
+  const object = unpickle(bytes, sysInfo.end, { ...small, persistentLoad });
+  const keys = unpickle(bytes, object.end, small);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) {
+    throw new Error(`torch file '${name}': the storage key list after the object is not a list of strings`);
+  }
+  let at = keys.end;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const key of keys.value as string[]) {
+    const storage = roots.get(key);
+    if (!storage) throw new Error(`torch file '${name}': storage '${key}' is listed but no tensor uses it`);
+    if (at + 8 > bytes.byteLength) throw new Error(`torch file '${name}': storage '${key}' is truncated: its size field is missing at byte ${at}`);
+    const count = view.getBigInt64(at, true);
+    if (count !== BigInt(storage.numel)) throw new Error(`torch file '${name}': storage '${key}' holds ${count} elements, its reference says ${storage.numel}`);
+    const size = storage.numel * ELEMENT_BYTES[storage.dtype];
+    storage.attach(bytes.subarray(at + 8, Math.min(at + 8 + size, bytes.byteLength)), name);
+    at += 8 + size;
+  }
+  for (const [key] of roots) if (!(keys.value as string[]).includes(key)) throw new Error(`torch file '${name}': storage '${key}' is used but its data is missing`);
+  return object.value;
+}
+
+/** Reads every tensor's values once, so that a bad view or a missing storage is found at load time. */
+function materialise(root: PyValue, name: string): void {
+  const seen = new Set<object>();
+  const todo: PyValue[] = [root];
+  while (todo.length > 0) {
+    const v = todo.pop()!;
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof TorchTensor) {
+      try {
+        v.values();
+      } catch (e) {
+        throw new Error(`torch file '${name}': ${(e as Error).message}`);
+      }
+    } else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    else if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
+    else if (v instanceof PyObject) {
+      for (const x of v.dict.values()) todo.push(x);
+      if (v.state !== undefined) todo.push(v.state);
+    }
+  }
+}

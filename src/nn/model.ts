@@ -1,0 +1,285 @@
+// A detector ready to use: a network, its weights and its config, saved to and loaded from one safetensors file,
+// and `detect` that goes from an image file to labelled boxes in the image's pixels.
+import sharp from 'sharp';
+import { BoxCoder } from '../boxes/coder.js';
+import { DetectionPostprocessor } from '../boxes/detect.js';
+import { generatePriors } from '../boxes/priors.js';
+import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
+import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { ssd300Config, validateConfig, type ModelConfig } from './config.js';
+import { initWeights, type Weights } from './layers.js';
+import type { SSDNetwork } from './ssd.js';
+import { networkFromConfig } from './zoo.js';
+
+/** The metadata key holding the model config (JSON) in a model file. */
+export const CONFIG_KEY = 'ssd.config';
+/** The metadata key holding the file format version. */
+export const FORMAT_KEY = 'ssd.format';
+const FORMAT_VERSION = '1';
+
+/** An image to detect in: a file path, encoded bytes (JPEG, PNG, WebP, ...), or decoded 8-bit pixels (HWC, RGB or RGBA). */
+export type ImageInput = string | Uint8Array | { data: Uint8Array | Uint8ClampedArray; width: number; height: number; channels: 3 | 4 };
+
+/** One detected object; `box` in pixels of the original image (after EXIF orientation), clipped to it. */
+export interface Detection {
+  /** Class name from the model config. */
+  label: string;
+  /** Class index (1..nClasses-1; 0 is the background). */
+  classIndex: number;
+  /** Class probability, in (minScore, 1]. */
+  score: number;
+  box: { xmin: number; ymin: number; xmax: number; ymax: number };
+}
+
+/** Options of {@link SSD.detect}. */
+export interface DetectOptions {
+  /** Keep a box only when its class probability is above this. Default 0.2. */
+  minScore?: number;
+  /** Within a class, drop a box whose IoU with a higher-scored kept box is above this. Default 0.45. */
+  maxOverlap?: number;
+  /** At most this many detections, the highest scored. Default 200. */
+  topK?: number;
+  /** Class names (or indices) never to report. Default none. */
+  suppress?: Array<string | number>;
+}
+
+/** Options of {@link SSD.load} and {@link SSD.create}. */
+export interface ModelOptions {
+  /** ONNX Runtime intra-op threads for inference (default: all cores). */
+  threads?: number;
+}
+
+/** A prepared network input: normalised float32 CHW planes, and the size of the image it came from. */
+export interface PreparedImage {
+  /** (3, H, W) at the model's input size, (pixel/255 - mean) / std. */
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * An SSD detector: network + weights + config. Load one with `await SSD.load(file)`, make a fresh one with
+ * `SSD.create(config)`, then `await model.detect(image)`.
+ */
+export class SSD {
+  readonly config: ModelConfig;
+  readonly network: SSDNetwork;
+  /** Runtime settings for inference sessions. */
+  readonly runtime: RuntimeOptions;
+  private params: Map<string, Float32Array>;
+  private runner: Promise<InferenceRunner> | undefined;
+  private postprocessor: DetectionPostprocessor | undefined;
+
+  private constructor(config: ModelConfig, weights: Map<string, Float32Array>, options: ModelOptions) {
+    this.config = config;
+    this.network = networkFromConfig(config);
+    this.runtime = options.threads === undefined ? {} : { threads: options.threads };
+    this.params = checkWeights(this.network, weights, 'weights');
+  }
+
+  /** A new model for `config` (default: SSD300 for the 20 VOC classes), weights initialised from `seed`. */
+  static create(config: ModelConfig = ssd300Config(), options: ModelOptions & { seed?: number; weights?: Weights } = {}): SSD {
+    const c = validateConfig(structuredClone(config));
+    const weights = options.weights ? new Map(options.weights) : initWeights(networkFromConfig(c).parameters(), options.seed ?? 0);
+    return new SSD(c, weights, options);
+  }
+
+  /** Reads a model file written by {@link SSD.save} (safetensors, config in the metadata). */
+  static async load(file: string, options: ModelOptions = {}): Promise<SSD> {
+    return SSD.fromFile(readSafetensors(file), file, options);
+  }
+
+  /** Reads a model from the bytes of a model file; `name` is used in error messages. */
+  static fromBytes(bytes: Uint8Array, options: ModelOptions & { name?: string } = {}): SSD {
+    const name = options.name ?? '<buffer>';
+    return SSD.fromFile(readSafetensors(bytes, { name }), name, options);
+  }
+
+  private static fromFile(file: ReturnType<typeof readSafetensors>, name: string, options: ModelOptions): SSD {
+    const text = file.metadata[CONFIG_KEY];
+    if (text === undefined) throw new Error(`${name}: not an ssd-ts model file (no '${CONFIG_KEY}' in the safetensors metadata)`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
+    }
+    const config = validateConfig(parsed, `${name}: model config`);
+    const weights = new Map<string, Float32Array>();
+    for (const [key, t] of file.tensors) {
+      if (t.dtype !== 'F32') throw new Error(`${name}: tensor '${key}' is ${t.dtype}; model weights must be floating point`);
+      weights.set(key, t.data);
+    }
+    const network = networkFromConfig(config);
+    for (const spec of network.parameters()) {
+      const t = file.tensors.get(spec.name);
+      if (t && (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i]))) {
+        throw new Error(`${name}: tensor '${spec.name}' has shape [${t.shape}], the ${config.architecture} with ${config.classNames.length} classes needs [${spec.shape}]`);
+      }
+    }
+    return new SSD(config, weights, options);
+  }
+
+  /** The weights by parameter name (the reference state_dict keys), in parameter order. Do not modify. */
+  get weights(): Weights {
+    return this.params;
+  }
+
+  /** Replaces the weights (e.g. after training steps); every parameter must be given with its shape. */
+  setWeights(weights: Weights): void {
+    this.params = checkWeights(this.network, weights, 'setWeights');
+    void this.dispose();
+  }
+
+  /** The model file's bytes: every weight as F32 (or F16 with `half`), the config as JSON metadata. */
+  toBytes(options: { half?: boolean } = {}): Uint8Array {
+    const { tensors, metadata } = this.serialisable(options.half ?? false);
+    return encodeSafetensors(tensors, metadata);
+  }
+
+  /** Writes the model file atomically (temporary file, flush, rename). */
+  save(file: string, options: { half?: boolean } = {}): void {
+    const { tensors, metadata } = this.serialisable(options.half ?? false);
+    writeSafetensors(file, tensors, metadata);
+  }
+
+  private serialisable(half: boolean): { tensors: Map<string, TensorToWrite>; metadata: Record<string, string> } {
+    const tensors = new Map<string, TensorToWrite>();
+    for (const spec of this.network.parameters()) {
+      const t: TensorToWrite = { shape: spec.shape, data: this.params.get(spec.name)! };
+      if (half) t.storeAs = 'F16';
+      tensors.set(spec.name, t);
+    }
+    return { tensors, metadata: { format: 'ssd-ts', [FORMAT_KEY]: FORMAT_VERSION, [CONFIG_KEY]: JSON.stringify(this.config) } };
+  }
+
+  /** Class names, index 0 = background. */
+  get classNames(): readonly string[] {
+    return this.config.classNames;
+  }
+
+  /**
+   * Runs the network on a batch of prepared images, `images` (N, 3, H, W) float32 normalised.
+   * Returns locs (N, P, 4) offsets and scores (N, P, K) raw logits, row-major.
+   */
+  async predict(images: Float32Array, batch: number): Promise<{ locs: Float32Array; scores: Float32Array }> {
+    const { width, height } = this.config.inputSize;
+    if (images.length !== batch * 3 * height * width) throw new Error(`predict: ${images.length} values for ${batch} images of 3x${height}x${width}`);
+    const runner = await this.session();
+    const out = await runner.run({ images: { data: images, dims: [batch, 3, height, width], dtype: 'float32' } });
+    return { locs: out.locs!.data as Float32Array, scores: out.scores!.data as Float32Array };
+  }
+
+  /**
+   * Detects objects in one image: resized to the input size (no letterbox), normalised, run, then
+   * softmax, decode, per-class threshold and NMS, top-k. Boxes are in pixels of the original image.
+   */
+  async detect(image: ImageInput, options: DetectOptions = {}): Promise<Detection[]> {
+    const prepared = await this.prepare(image);
+    const { locs, scores } = await this.predict(prepared.data, 1);
+    return this.postprocess(locs, scores, prepared.width, prepared.height, options);
+  }
+
+  /** Turns one image's raw outputs into detections in pixels of a `width` x `height` image. */
+  postprocess(locs: Float32Array, scores: Float32Array, width: number, height: number, options: DetectOptions = {}): Detection[] {
+    const suppress = (options.suppress ?? []).map((s) => {
+      const i = typeof s === 'number' ? s : this.config.classNames.indexOf(s);
+      if (!Number.isInteger(i) || i < 0 || i >= this.config.classNames.length) throw new Error(`detect: suppress names unknown class ${JSON.stringify(s)}`);
+      return i;
+    });
+    this.postprocessor ??= new DetectionPostprocessor(new BoxCoder(generatePriors(this.config.priors), { variances: this.config.variances }));
+    const d = this.postprocessor.run(locs, scores, { minScore: options.minScore ?? 0.2, maxOverlap: options.maxOverlap ?? 0.45, topK: options.topK ?? 200, suppress });
+    const out: Detection[] = [];
+    const clamp = (v: number, hi: number): number => Math.min(hi, Math.max(0, v));
+    for (let i = 0; i < d.count; i++) {
+      const label = d.labels[i]!;
+      out.push({
+        label: this.config.classNames[label]!,
+        classIndex: label,
+        score: d.scores[i]!,
+        box: {
+          xmin: clamp(d.boxes[4 * i]! * width, width),
+          ymin: clamp(d.boxes[4 * i + 1]! * height, height),
+          xmax: clamp(d.boxes[4 * i + 2]! * width, width),
+          ymax: clamp(d.boxes[4 * i + 3]! * height, height),
+        },
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Decodes (EXIF orientation applied), resizes to the input size with sharp and normalises an image.
+   * Errors name the file and say what is wrong.
+   */
+  async prepare(image: ImageInput): Promise<PreparedImage> {
+    const what = typeof image === 'string' ? image : image instanceof Uint8Array ? '<image bytes>' : '<decoded image>';
+    const { width: W, height: H } = this.config.inputSize;
+    try {
+      // Decode and orient first, then resize the upright pixels: in one sharp pipeline the resize of a rotated
+      // (EXIF 5-8) image is computed before the rotation and lands on other sample positions.
+      let pixels: { data: Uint8Array; width: number; height: number; channels: number };
+      if (typeof image === 'string' || image instanceof Uint8Array) {
+        const { data, info } = await sharp(image).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+        pixels = { data, width: info.width, height: info.height, channels: info.channels };
+      } else {
+        const { data, width: w, height: h, channels } = image;
+        if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) throw new Error(`width and height must be whole numbers > 0, got ${w}x${h}`);
+        if (channels !== 3 && channels !== 4) throw new Error(`channels must be 3 (RGB) or 4 (RGBA), got ${String(channels)}`);
+        if (data.length !== w * h * channels) throw new Error(`${data.length} bytes for ${w}x${h} pixels of ${channels} channels`);
+        pixels = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: w, height: h, channels };
+      }
+      const { width, height, channels } = pixels;
+      const resized = await sharp(Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } })
+        .removeAlpha()
+        .resize(W, H, { fit: 'fill', kernel: 'linear' })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return { data: normalise(resized.data, resized.info.channels, W, H, this.config.normalization), width, height };
+    } catch (e) {
+      throw new Error(`${what}: cannot read image: ${(e as Error).message}`);
+    }
+  }
+
+  private session(): Promise<InferenceRunner> {
+    this.runner ??= InferenceRunner.create(this.network.forwardGraph(this.params, { name: this.config.architecture }).graph, this.params, this.runtime);
+    return this.runner;
+  }
+
+  /** Releases the inference session (a later call opens a new one). */
+  async dispose(): Promise<void> {
+    const r = this.runner;
+    this.runner = undefined;
+    if (r) await (await r).release();
+  }
+}
+
+/** Interleaved 8-bit pixels (1 or 3+ channels) -> normalised float32 CHW planes. */
+function normalise(pixels: Uint8Array, channels: number, width: number, height: number, norm: ModelConfig['normalization']): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(3 * n);
+  for (let c = 0; c < 3; c++) {
+    const src = channels === 1 ? 0 : c; // grayscale kept as one channel by sharp: spread it
+    const scale = 1 / (255 * norm.std[c]!);
+    const shift = norm.mean[c]! / norm.std[c]!;
+    const plane = out.subarray(c * n, (c + 1) * n);
+    for (let i = 0; i < n; i++) plane[i] = pixels[i * channels + src]! * scale - shift;
+  }
+  return out;
+}
+
+/** Checks that `weights` hold every parameter of `network` with its size; returns them in parameter order. */
+function checkWeights(network: SSDNetwork, weights: Weights, what: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const spec of network.parameters()) {
+    const v = weights.get(spec.name);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    if (!v) throw new Error(`${what}: parameter '${spec.name}' [${spec.shape}] is missing`);
+    if (v.length !== n) throw new Error(`${what}: parameter '${spec.name}' has ${v.length} values, shape [${spec.shape}] needs ${n}`);
+    out.set(spec.name, v);
+  }
+  const known = new Set(out.keys());
+  const extra = [...weights.keys()].filter((k) => !known.has(k));
+  if (extra.length) throw new Error(`${what}: unexpected tensor${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).map((k) => `'${k}'`).join(', ')}${extra.length > 5 ? ', ...' : ''} (not parameters of this network)`);
+  return out;
+}
