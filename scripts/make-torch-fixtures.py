@@ -197,6 +197,8 @@ real = torchvision.models.vgg16(weights=None).state_dict()
 small = tiny_vgg16()
 assert list(real.keys()) == list(small.keys()), (list(real.keys()), list(small.keys()))
 save(small, 'vgg16_tiny.pth')
+# A state_dict of no known kind.
+save(OrderedDict([('encoder.weight', torch.ones(2, 2)), ('encoder.bias', torch.zeros(2))]), 'unknown_state_dict.pth')
 
 
 # ---- 4. torchvision ssd300_vgg16 (COCO) state_dict, tiny ---------------------------------------------------
@@ -221,6 +223,38 @@ for i, (k, v) in enumerate(real.items()):
             shape[1] = tiny(shape[1])
     sd[k] = filled(shape, start=i, scale=0.001)
 save(sd, 'ssd300_vgg16_tiny.pth')
+
+
+# ---- 4b. Full-size SSD300 files whose tensors are constants, deflated so that they stay small ------------------
+# torch.save stores zip entries uncompressed; these are re-written with deflate (which our reader also reads) so that
+# the full 26M-parameter shapes fit in ~100 KB. Tensor k is filled with k / 100 (k = its index in the file).
+def deflated(obj, name):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    with zipfile.ZipFile(path(name), 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+
+
+def constants(state_dict):
+    return OrderedDict((k, torch.full(v.shape, k_index / 100.0)) for k_index, (k, v) in enumerate(state_dict.items()))
+
+
+tv = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None)
+deflated(constants(tv.state_dict()), 'ssd300_vgg16_full_deflated.pth')
+
+# torchvision's priors for SSD300, every 97th of the 8732, to check that our prior config reproduces them.
+from torchvision.models.detection.image_list import ImageList
+gen = tv.anchor_generator
+sizes = [38, 19, 10, 5, 3, 1]
+maps = [torch.zeros(1, 1, s, s) for s in sizes]
+boxes = gen(ImageList(torch.zeros(1, 3, 300, 300), [(300, 300)]), maps)[0] / 300.0  # xyxy in 0..1
+cxcy = torch.cat([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]], 1)
+picked = list(range(0, cxcy.shape[0], 97))
+import json
+with open(path('torchvision_priors_sample.json'), 'w') as f:
+    json.dump({'count': cxcy.shape[0], 'indices': picked, 'cxcywh': [[round(float(x), 7) for x in cxcy[i]] for i in picked]}, f)
 
 
 # ---- 5. Hostile files ---------------------------------------------------------------------------------------
@@ -269,6 +303,70 @@ with zipfile.ZipFile(path('truncated_storage_zip.pth'), 'w', zipfile.ZIP_STORED)
         if info.filename.endswith('/data/1'):
             data = data[:100]  # 25 of b's 64 floats
         dst.writestr(info.filename, data)
+
+# ---- 6. The torchvision -> ssd-ts name mapping (src/io/import.ts, restated) checked on the real network --------
+# torchvision's ssd300_vgg16 and the tutorial's SSD300 forward pass, written out with F.conv2d on the mapped
+# weights, must give the same head outputs on the same input.
+def check_torchvision_mapping():
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    tv = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None, num_classes=5).eval()
+    sd = tv.state_dict()
+    # our mapping, re-stated
+    m = {}
+    def conv(a, b):
+        m[a + '.weight'] = b + '.weight'; m[a + '.bias'] = b + '.bias'
+    base = ['conv1_1','conv1_2','conv2_1','conv2_2','conv3_1','conv3_2','conv3_3','conv4_1','conv4_2','conv4_3']
+    for idx, n in zip([0,2,5,7,10,12,14,17,19,21], base): conv('backbone.features.%d' % idx, 'base.' + n)
+    for idx, n in zip([1,3,5], ['conv5_1','conv5_2','conv5_3']): conv('backbone.extra.0.%d' % idx, 'base.' + n)
+    conv('backbone.extra.0.7.1', 'base.conv6'); conv('backbone.extra.0.7.3', 'base.conv7')
+    for b in range(1,5):
+        conv('backbone.extra.%d.0' % b, 'aux_convs.conv%d_1' % (b+7)); conv('backbone.extra.%d.2' % b, 'aux_convs.conv%d_2' % (b+7))
+    maps = ['conv4_3','conv7','conv8_2','conv9_2','conv10_2','conv11_2']
+    for k, mp in enumerate(maps):
+        conv('head.regression_head.module_list.%d' % k, 'pred_convs.loc_' + mp); conv('head.classification_head.module_list.%d' % k, 'pred_convs.cl_' + mp)
+    W = {m[k]: v for k, v in sd.items() if k in m}
+    W['rescale_factors'] = sd['backbone.scale_weight'].view(1, -1, 1, 1)
+    # randomise biases so they matter
+    for k in W:
+        if k.endswith('.bias'): W[k] = torch.randn_like(W[k]) * 0.1
+    for k, v in W.items():
+        for tk, ok in m.items():
+            if ok == k: sd[tk] = v
+    tv.load_state_dict(sd)
+    c = lambda x, n, **kw: F.conv2d(x, W[n + '.weight'], W[n + '.bias'], **kw)
+    def tutorial(x):
+        r = F.relu
+        x = r(c(x,'base.conv1_1',padding=1)); x = r(c(x,'base.conv1_2',padding=1)); x = F.max_pool2d(x,2,2)
+        x = r(c(x,'base.conv2_1',padding=1)); x = r(c(x,'base.conv2_2',padding=1)); x = F.max_pool2d(x,2,2)
+        x = r(c(x,'base.conv3_1',padding=1)); x = r(c(x,'base.conv3_2',padding=1)); x = r(c(x,'base.conv3_3',padding=1)); x = F.max_pool2d(x,2,2,ceil_mode=True)
+        x = r(c(x,'base.conv4_1',padding=1)); x = r(c(x,'base.conv4_2',padding=1)); x = r(c(x,'base.conv4_3',padding=1)); f43 = x; x = F.max_pool2d(x,2,2)
+        x = r(c(x,'base.conv5_1',padding=1)); x = r(c(x,'base.conv5_2',padding=1)); x = r(c(x,'base.conv5_3',padding=1)); x = F.max_pool2d(x,3,1,padding=1)
+        x = r(c(x,'base.conv6',padding=6,dilation=6)); f7 = r(c(x,'base.conv7'))
+        f43 = f43 / f43.pow(2).sum(1, keepdim=True).sqrt() * W['rescale_factors']
+        x = r(c(f7,'aux_convs.conv8_1')); f8 = r(c(x,'aux_convs.conv8_2',stride=2,padding=1))
+        x = r(c(f8,'aux_convs.conv9_1')); f9 = r(c(x,'aux_convs.conv9_2',stride=2,padding=1))
+        x = r(c(f9,'aux_convs.conv10_1')); f10 = r(c(x,'aux_convs.conv10_2'))
+        x = r(c(f10,'aux_convs.conv11_1')); f11 = r(c(x,'aux_convs.conv11_2'))
+        locs, cls = [], []
+        for f, mp in zip([f43,f7,f8,f9,f10,f11], maps):
+            l = c(f,'pred_convs.loc_'+mp,padding=1); locs.append(l.permute(0,2,3,1).reshape(x.size(0),-1,4))
+            s = c(f,'pred_convs.cl_'+mp,padding=1); cls.append(s.permute(0,2,3,1).reshape(x.size(0),-1,5))
+        return torch.cat(locs,1), torch.cat(cls,1)
+    x = torch.randn(2,3,300,300)
+    with torch.no_grad():
+        feats = tv.backbone(x)
+        head = tv.head(list(feats.values()))
+        l, s = tutorial(x)
+    assert l.shape == head['bbox_regression'].shape == (2, 8732, 4)
+    dl = (l - head['bbox_regression']).abs().max().item()
+    ds = (s - head['cls_logits']).abs().max().item()
+    assert dl < 1e-4 and ds < 1e-4, (dl, ds)
+    print('torchvision ssd300_vgg16 == tutorial SSD300 with the mapped weights: max |diff| locs %.1e, scores %.1e' % (dl, ds))
+
+
+check_torchvision_mapping()
+
 
 for name in sorted(os.listdir(OUT)):
     print('%-40s %6d bytes' % (name, os.path.getsize(path(name))))

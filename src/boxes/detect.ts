@@ -1,6 +1,7 @@
 // Detection post-processing, as the SSD300 tutorial's detect_objects: softmax, decode, then per
 // object class a score threshold and greedy NMS, then the top k over all classes.
 import type { BoxCoder } from './coder.js';
+import { expNonPositive } from './exp.js';
 import { nmsSorted, sortByScoreDesc } from './nms.js';
 
 /** Options of {@link DetectionPostprocessor.run}. */
@@ -179,12 +180,14 @@ export class DetectionPostprocessor {
         if (maxObject - max < logMin) continue;
         let sum = 0;
         for (let c = 0; c < nClasses; c++) {
-          const e = Math.exp(scores[row + c] - max);
+          const e = expNonPositive(scores[row + c] - max);
           exps[c] = e;
           sum += e;
         }
+        // prob > minScore needs exps[c] > minScore * sum (up to rounding): divide only then.
+        const need = minScore * sum * (1 - 1e-6);
         for (let c = 1; c < nClasses; c++) {
-          if (skip[c] !== 0) continue;
+          if (skip[c] !== 0 || exps[c] <= need) continue;
           const prob = Math.fround(exps[c] / sum);
           if (prob > minScore) {
             probs[row + c] = prob;
@@ -193,7 +196,13 @@ export class DetectionPostprocessor {
           }
         }
       }
-      if (any) this.coder.decodeAt(locs, p, p, decoded, 4 * p);
+      if (any) {
+        this.coder.decodeAt(locs, p, p, decoded, 4 * p);
+        const o = 4 * p;
+        if (!Number.isFinite(decoded[o] + decoded[o + 1] + decoded[o + 2] + decoded[o + 3])) {
+          throw new Error(`detect: offsets of prior ${p} (${Array.from(locs.subarray(o, o + 4)).join(', ')}) decode to a box with NaN or Infinity`);
+        }
+      }
     }
 
     // Per class: drop candidates that cannot reach the final top k, sort, NMS (at most topK kept).

@@ -52,8 +52,13 @@ export class Matcher {
   // IoU 0 with all its priors, which changes nothing, so the block is skipped. Priors come in
   // spatial order (rows, columns), so most blocks of the fine maps are skipped for most objects.
   private readonly blockBox: Float32Array;
+  // Per prior: the centre-offset denominators (p_w * v_center, p_h * v_center) and ln p_w, ln p_h.
+  // Size offsets are (ln w - ln p_w) / v_size: one log per object instead of two per prior. This
+  // skips the float32 rounding of w / p_w, so it may differ from BoxCoder.encode by a few float32
+  // ulps (measured < 1e-5 on the reference targets).
+  private readonly priorTerms: Float64Array;
   private objectBestPrior = new Int32Array(64);
-  private objectCxcy = new Float32Array(256);
+  private objectTerms = new Float64Array(256);
 
   constructor(coder: BoxCoder, options: MatcherOptions = {}) {
     const threshold = options.threshold ?? 0.5;
@@ -66,6 +71,15 @@ export class Matcher {
     for (let p = 0; p < n; p++) this.priorArea[p] = f(xy[4 * p + 2] - xy[4 * p]) * f(xy[4 * p + 3] - xy[4 * p + 1]);
     this.bestOverlap = new Float32Array(n);
     this.bestObject = new Int32Array(n);
+    const cxcy = coder.priorsCxcy;
+    const centerScale = 1 / coder.variances.center;
+    this.priorTerms = new Float64Array(4 * n);
+    for (let p = 0; p < n; p++) {
+      this.priorTerms[4 * p] = f(cxcy[4 * p + 2] / centerScale);
+      this.priorTerms[4 * p + 1] = f(cxcy[4 * p + 3] / centerScale);
+      this.priorTerms[4 * p + 2] = Math.log(cxcy[4 * p + 2]);
+      this.priorTerms[4 * p + 3] = Math.log(cxcy[4 * p + 3]);
+    }
     const nBlocks = Math.ceil(n / BLOCK);
     this.blockBox = new Float32Array(4 * nBlocks);
     for (let b = 0; b < nBlocks; b++) {
@@ -86,7 +100,7 @@ export class Matcher {
    * @param labels class per object (length n), each >= 1
    * @param into optional output arrays (lengths priorCount and 4*priorCount); allocated when omitted
    */
-  match(boxesXy: Float32Array, labels: Int32Array | ArrayLike<number>, into?: MatchOutput): MatchResult {
+  match(boxesXy: Float32Array, labels: ArrayLike<number>, into?: MatchOutput): MatchResult {
     validateBoxesXy(boxesXy, { fractional: true, positiveSize: true, what: 'ground truth' });
     const nObjects = boxesXy.length / 4;
     validateLabels(labels, nObjects);
@@ -104,7 +118,7 @@ export class Matcher {
 
     if (this.objectBestPrior.length < nObjects) {
       this.objectBestPrior = new Int32Array(2 * nObjects);
-      this.objectCxcy = new Float32Array(8 * nObjects);
+      this.objectTerms = new Float64Array(8 * nObjects);
     }
     const bestOverlap = this.bestOverlap, bestObject = this.bestObject, objectBestPrior = this.objectBestPrior;
     const priorsXy = this.coder.priorsXy, priorArea = this.priorArea, blockBox = this.blockBox;
@@ -120,31 +134,31 @@ export class Matcher {
       for (let b = 0, bq = 0; b < blockBox.length; b += 4, bq += BLOCK) {
         if (blockBox[b] >= bx2 || blockBox[b + 2] <= bx1 || blockBox[b + 1] >= by2 || blockBox[b + 3] <= by1) continue;
         const end = bq + BLOCK < nPriors ? bq + BLOCK : nPriors;
-      for (let p = bq, q = 4 * bq; p < end; p++, q += 4) {
-        const px2 = priorsXy[q + 2], px1 = priorsXy[q];
-        const w = f((px2 < bx2 ? px2 : bx2) - (px1 > bx1 ? px1 : bx1));
-        if (w <= 0) continue;
-        const py2 = priorsXy[q + 3], py1 = priorsXy[q + 1];
-        const h = f((py2 < by2 ? py2 : by2) - (py1 > by1 ? py1 : by1));
-        if (h <= 0) continue;
-        const inter = f(w * h);
-        const iou = f(inter / f(f(area + priorArea[p]) - inter));
-        if (iou > best) {
-          best = iou;
-          bestPrior = p;
+        for (let p = bq, q = 4 * bq; p < end; p++, q += 4) {
+          const px2 = priorsXy[q + 2], px1 = priorsXy[q];
+          const w = f((px2 < bx2 ? px2 : bx2) - (px1 > bx1 ? px1 : bx1));
+          if (w <= 0) continue;
+          const py2 = priorsXy[q + 3], py1 = priorsXy[q + 1];
+          const h = f((py2 < by2 ? py2 : by2) - (py1 > by1 ? py1 : by1));
+          if (h <= 0) continue;
+          const inter = f(w * h);
+          const iou = f(inter / f(f(area + priorArea[p]) - inter));
+          if (iou > best) {
+            best = iou;
+            bestPrior = p;
+          }
+          if (iou > bestOverlap[p]) {
+            bestOverlap[p] = iou;
+            bestObject[p] = j;
+          }
         }
-        if (iou > bestOverlap[p]) {
-          bestOverlap[p] = iou;
-          bestObject[p] = j;
-        }
-      }
       }
       objectBestPrior[j] = bestPrior;
-      const c = this.objectCxcy;
-      c[4 * j] = f(bx2 + bx1) / 2;
-      c[4 * j + 1] = f(by2 + by1) / 2;
-      c[4 * j + 2] = bx2 - bx1;
-      c[4 * j + 3] = by2 - by1;
+      const t = this.objectTerms;
+      t[4 * j] = f(bx2 + bx1) / 2;
+      t[4 * j + 1] = f(by2 + by1) / 2;
+      t[4 * j + 2] = Math.log(f(bx2 - bx1));
+      t[4 * j + 3] = Math.log(f(by2 - by1));
     }
     for (let j = 0; j < nObjects; j++) {
       bestObject[objectBestPrior[j]] = j;
@@ -152,7 +166,8 @@ export class Matcher {
     }
 
     const threshold = f(this.threshold);
-    const coder = this.coder, c = this.objectCxcy;
+    const t = this.objectTerms, pt = this.priorTerms, cxcy = this.coder.priorsCxcy;
+    const sizeScale = 1 / this.coder.variances.size;
     let positives = 0;
     for (let p = 0; p < nPriors; p++) {
       const j = bestObject[p];
@@ -161,7 +176,11 @@ export class Matcher {
         classes[p] = labels[j];
         positives++;
       }
-      coder.encodeCxcyAt(c[4 * j], c[4 * j + 1], c[4 * j + 2], c[4 * j + 3], p, offsets, 4 * p);
+      const o = 4 * p, q = 4 * j;
+      offsets[o] = f(t[q] - cxcy[o]) / pt[o];
+      offsets[o + 1] = f(t[q + 1] - cxcy[o + 1]) / pt[o + 1];
+      offsets[o + 2] = (t[q + 2] - pt[o + 2]) * sizeScale;
+      offsets[o + 3] = (t[q + 3] - pt[o + 3]) * sizeScale;
     }
     return { classes, offsets, positives };
   }

@@ -4,6 +4,11 @@ import { UsageError } from './command.js';
 
 /** Every verb, loaded only when typed so that `ssd --help` starts fast. Add a verb: one line here, one file beside. */
 const verbs: Record<string, () => Promise<{ command: Command }>> = {
+  detect: () => import('./detect.js'),
+  export: () => import('./export.js'),
+  train: () => import('./train.js'),
+  eval: () => import('./eval.js'),
+  serve: () => import('./serve.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

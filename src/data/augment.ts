@@ -368,7 +368,9 @@ export function resampleInto(src: PlanarImage, window: Window, out: Float32Array
       for (let o = 0; o < outW; o++) {
         let acc = hOut[o] * fill;
         const f = rowBase + hFirst[o], wb = o * hTaps, k = hCount[o];
-        for (let j = 0; j < k; j++) acc += hW[wb + j] * data[f + j];
+        let j = 0;
+        for (; j + 1 < k; j += 2) acc += hW[wb + j] * data[f + j] + hW[wb + j + 1] * data[f + j + 1];
+        if (j < k) acc += hW[wb + j] * data[f + j];
         tmp[tBase + (flip ? outW - 1 - o : o)] = acc;
       }
     }
@@ -383,10 +385,28 @@ export function resampleInto(src: PlanarImage, window: Window, out: Float32Array
       const base = (c * rows + (vFirst[o] - rowLo)) * outW;
       const dst = outBase + o * outW;
       const start = (vOut[o] * m - m) * s; // the filler's share, already normalised
-      for (let x = 0; x < outW; x++) out[dst + x] = start;
-      for (let j = 0; j < k; j++) {
-        const w = vW[wb + j] * s, rb = base + j * outW;
-        for (let x = 0; x < outW; x++) out[dst + x] += w * tmp[rb + x];
+      if (k === 0) {
+        for (let x = 0; x < outW; x++) out[dst + x] = start;
+        continue;
+      }
+      // Taps unrolled by two: most outputs read 2 to 4 rows.
+      let j = 0;
+      if (k >= 2) {
+        const w0 = vW[wb] * s, w1 = vW[wb + 1] * s, r0 = base, r1 = base + outW;
+        for (let x = 0; x < outW; x++) out[dst + x] = start + w0 * tmp[r0 + x] + w1 * tmp[r1 + x];
+        j = 2;
+      } else {
+        const w0 = vW[wb] * s;
+        for (let x = 0; x < outW; x++) out[dst + x] = start + w0 * tmp[base + x];
+        j = 1;
+      }
+      for (; j + 1 < k; j += 2) {
+        const w0 = vW[wb + j] * s, w1 = vW[wb + j + 1] * s, r0 = base + j * outW, r1 = r0 + outW;
+        for (let x = 0; x < outW; x++) out[dst + x] += w0 * tmp[r0 + x] + w1 * tmp[r1 + x];
+      }
+      if (j < k) {
+        const w0 = vW[wb + j] * s, r0 = base + j * outW;
+        for (let x = 0; x < outW; x++) out[dst + x] += w0 * tmp[r0 + x];
       }
     }
   }

@@ -59,30 +59,26 @@ export function fmt(v: number): string {
 
 /**
  * Checks one box in pixels against its image; adds a problem for each thing wrong and returns
- * whether the box is usable. `field` names the box in its file (e.g. `object[2].bndbox`).
- * Size checks are skipped when the image size is unknown (0).
+ * whether the box is usable. `field` names the box in its file (e.g. `object[2].bndbox`) and
+ * `written` shows it as the file writes it, for the messages. Size checks are skipped when the
+ * image size is unknown (0).
  */
 export function checkBox(
-  log: ProblemLog, file: string, field: string, sampleId: string, line: number | undefined,
+  log: ProblemLog, file: string, field: string, sampleId: string, line: number | undefined, written: string,
   xmin: number, ymin: number, xmax: number, ymax: number, width: number, height: number,
 ): boolean {
-  const at = (f: string, message: string) => log.add({ file, field: f, message, sampleId, ...(line !== undefined ? { line } : {}) });
-  let ok = true;
-  const values = [xmin, ymin, xmax, ymax];
-  const names = ['xmin', 'ymin', 'xmax', 'ymax'];
-  for (let k = 0; k < 4; k++) {
-    if (!Number.isFinite(values[k])) {
-      at(`${field}.${names[k]}`, `not a finite number (${values[k]})`);
-      ok = false;
-    }
+  const at = (message: string) => log.add({ file, field, message, sampleId, ...(line !== undefined ? { line } : {}) });
+  if (![xmin, ymin, xmax, ymax].every(Number.isFinite)) {
+    at(`not finite numbers: ${written}`);
+    return false;
   }
-  if (!ok) return false;
-  if (xmax <= xmin) { at(field, `xmax ${fmt(xmax)} <= xmin ${fmt(xmin)} (box has no width)`); ok = false; }
-  if (ymax <= ymin) { at(field, `ymax ${fmt(ymax)} <= ymin ${fmt(ymin)} (box has no height)`); ok = false; }
+  let ok = true;
+  if (xmax <= xmin) { at(`xmax <= xmin, the box has no width: ${written}`); ok = false; }
+  if (ymax <= ymin) { at(`ymax <= ymin, the box has no height: ${written}`); ok = false; }
   if (width > 0 && height > 0) {
     const t = BOX_TOLERANCE_PX;
     if (xmin < -t || ymin < -t || xmax > width + t || ymax > height + t) {
-      at(field, `box [${fmt(xmin)}, ${fmt(ymin)}, ${fmt(xmax)}, ${fmt(ymax)}] lies outside the ${width}x${height} image`);
+      at(`box outside the ${width}x${height} image: ${written}`);
       ok = false;
     }
   }
@@ -130,15 +126,18 @@ export async function sizeOrProblem(log: ProblemLog, imagePath: string, sampleId
 
 /**
  * The readers' last step: with problems and no skipBad, throws a DatasetError listing them all;
- * with skipBad, drops the samples that have problems and reports them. Problems that concern the
- * whole dataset (no sampleId) always throw.
+ * with skipBad, drops the samples that have problems and reports them (`candidates`: how many
+ * samples the split lists, so skipped = candidates - kept). Problems that concern the whole dataset
+ * (no sampleId) always throw.
  */
-export function finishDataset(what: string, samples: Sample[], log: ProblemLog, options: ReadOptions, rest: Omit<Dataset, 'samples' | 'problems' | 'skipped'>): Dataset {
+export function finishDataset(
+  what: string, candidates: number, samples: Sample[], log: ProblemLog, options: ReadOptions, rest: Omit<Dataset, 'samples' | 'problems' | 'skipped'>,
+): Dataset {
   const problems = log.problems;
   if (problems.length > 0 && (!options.skipBad || problems.some((p) => p.sampleId === undefined))) {
     throw new DatasetError(what, options.skipBad ? problems.filter((p) => p.sampleId === undefined) : problems);
   }
   const bad = new Set(problems.map((p) => p.sampleId));
   const kept = samples.filter((s) => !bad.has(s.id));
-  return { ...rest, samples: kept, problems, skipped: bad.size };
+  return { ...rest, samples: kept, problems, skipped: candidates - kept.length };
 }

@@ -162,13 +162,14 @@ export async function loadCoco(file: string, options: CocoOptions = {}): Promise
     if (bad >= 0) return void problem(`bbox[${bad}]`, `not a number: ${JSON.stringify(bbox[bad])}`);
     const [x, y, w, h] = bbox as number[];
     if (w <= 0 || h <= 0) return void problem('bbox', `width ${fmt(w)} and height ${fmt(h)} must be positive`);
-    if (checkBox(log, file, `${field}.bbox`, entry.id, undefined, x, y, x + w, y + h, entry.width, entry.height) && label > 0) {
+    const written = `[x ${fmt(x)}, y ${fmt(y)}, width ${fmt(w)}, height ${fmt(h)}]`;
+    if (checkBox(log, file, `${field}.bbox`, entry.id, undefined, written, x, y, x + w, y + h, entry.width, entry.height) && label > 0) {
       entry.builder.add(x, y, x + w, y + h, label, crowd);
     }
   });
 
   const samples: Sample[] = entries.map((e) => e.builder.build(e.id, e.imagePath, e.width, e.height));
-  return finishDataset(`COCO ${file}`, samples, log, options, { format: 'coco', classNames, root: imageDir, sources: [file], categoryIds });
+  return finishDataset(`COCO ${file}`, images.length, samples, log, options, { format: 'coco', classNames, root: imageDir, sources: [file], categoryIds });
 }
 
 function findImageDir(file: string, images: unknown[]): string {

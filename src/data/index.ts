@@ -2,8 +2,17 @@
 // the generated shapes dataset.
 export { type Sample, type Dataset, type DatasetFormat, type Problem, type ReadOptions, DatasetError, formatProblem } from './types.js';
 export { loadDataset, detectFormat, type LoadDatasetOptions } from './dataset.js';
-export { loadVoc, VOC_CLASSES, type VocOptions } from './voc.js';
+export { loadVoc, VOC_CLASS_NAMES, type VocOptions } from './voc.js';
 export { loadCoco, type CocoOptions } from './coco.js';
 export { loadYolo, yoloLabelPath, type YoloOptions } from './yolo.js';
 export { decodeImage, readImageSize, type DecodedImage } from './decode.js';
 export { Random, deriveSeed, hashSeed } from './random.js';
+export {
+  trainTransform, evalTransform, photometricDistort, adjustBrightness, adjustContrast, adjustSaturation, adjustHue,
+  randomExpand, randomCrop, flipBoxes, resampleInto, toPlanar, fullWindow, IMAGENET_MEAN, IMAGENET_STD, TUTORIAL_MIN_OVERLAPS,
+  type PlanarImage, type Targets, type Window, type ResizeOptions, type AugmentOptions,
+} from './augment.js';
+export {
+  generateShapesDataset, renderScene, shapesImageId, SHAPE_CLASSES, DEFAULT_SHAPE_CLASSES,
+  type ShapeClass, type SceneOptions, type Scene, type ShapesDatasetOptions, type ShapesDatasetSummary,
+} from './synthetic.js';

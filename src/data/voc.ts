@@ -7,8 +7,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { checkBox, finishDataset, FolderIndex, fmt, mapLimit, ProblemLog, SampleBuilder, sizeOrProblem } from './check.js';
 import { DatasetError, type Dataset, type ReadOptions, type Sample } from './types.js';
 
-/** The 20 Pascal VOC classes in the devkit's (alphabetical) order; label k is VOC_CLASSES[k-1]. */
-export const VOC_CLASSES: readonly string[] = [
+/** The 20 Pascal VOC classes in the devkit's (alphabetical) order; label k is VOC_CLASS_NAMES[k-1]. */
+export const VOC_CLASS_NAMES: readonly string[] = [
   'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
   'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
 ];
@@ -41,7 +41,7 @@ export function vocClassNames(root: string, given?: string[]): string[] {
     if (names.length === 0) throw new DatasetError(root, [{ file, message: 'classes.txt lists no class names' }]);
     return names;
   }
-  return [...VOC_CLASSES];
+  return [...VOC_CLASS_NAMES];
 }
 
 const parser = new XMLParser({
@@ -108,7 +108,7 @@ export async function loadVoc(roots: string | string[], options: VocOptions = {}
     }
   });
   for (const p of pending) samples.push(p.builder.build(p.id, p.imagePath, p.width, p.height));
-  return finishDataset(`Pascal VOC ${rootList.join(' + ')}`, samples, log, options, { format: 'voc', classNames, root: rootList[0], sources: rootList });
+  return finishDataset(`Pascal VOC ${rootList.join(' + ')}`, seen.size, samples, log, options, { format: 'voc', classNames, root: rootList[0], sources: rootList });
 }
 
 function splitIds(root: string, split: string | undefined, log: ProblemLog): string[] {
@@ -223,7 +223,7 @@ function readAnnotation(
     const v = ['xmin', 'ymin', 'xmax', 'ymax'].map((k) => numberField(text(bb[k]), `${field}.bndbox.${k}`, problem));
     if (v.some((x) => x === undefined)) return;
     const [x0, y0, x1, y1] = [v[0]! - 1, v[1]! - 1, v[2]!, v[3]!];
-    if (checkBox(log, file, `${field}.bndbox`, id, undefined, x0, y0, x1, y1, width, height) && label > 0) {
+    if (checkBox(log, file, `${field}.bndbox`, id, undefined, vocWritten(v as number[]), x0, y0, x1, y1, width, height) && label > 0) {
       builder.add(x0, y0, x1, y1, label, difficult);
     }
   });
@@ -234,8 +234,12 @@ function readAnnotation(
 function recheckBoxes(file: string, id: string, builder: SampleBuilder, width: number, height: number, log: ProblemLog): void {
   const b = builder.coordinates;
   for (let o = 0; o < b.length; o += 4) {
-    checkBox(log, file, `object[${o / 4}].bndbox`, id, undefined, b[o], b[o + 1], b[o + 2], b[o + 3], width, height);
+    checkBox(log, file, `object[${o / 4}].bndbox`, id, undefined, vocWritten([b[o] + 1, b[o + 1] + 1, b[o + 2], b[o + 3]]), b[o], b[o + 1], b[o + 2], b[o + 3], width, height);
   }
+}
+
+function vocWritten(v: number[]): string {
+  return `xmin ${fmt(v[0])}, ymin ${fmt(v[1])}, xmax ${fmt(v[2])}, ymax ${fmt(v[3])}`;
 }
 
 function numberField(value: string | undefined, field: string, problem: (m: string, f?: string) => void): number | undefined {

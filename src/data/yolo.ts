@@ -111,7 +111,7 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
     if (folders.exists(labelFile)) readLabels(labelFile, id, size.width, size.height, classNames, builder, log);
     return builder.build(id, imagePath, size.width, size.height);
   });
-  return finishDataset(`YOLO ${yamlFile}`, samples.filter((s): s is Sample => s !== undefined), log, options, { format: 'yolo', classNames, root, sources: [yamlFile] });
+  return finishDataset(`YOLO ${yamlFile}`, imagePaths.length, samples.filter((s): s is Sample => s !== undefined), log, options, { format: 'yolo', classNames, root, sources: [yamlFile] });
 }
 
 function yamlNames(cfg: Record<string, unknown>, file: string, log: ProblemLog): string[] {
@@ -178,7 +178,10 @@ function readLabels(file: string, id: string, width: number, height: number, cla
       y0 = v[2] - v[4] / 2; y1 = v[2] + v[4] / 2;
     }
     const px = [x0 * width, y0 * height, x1 * width, y1 * height];
-    if (checkBox(log, file, polygon ? 'polygon' : 'box', id, line, px[0], px[1], px[2], px[3], width, height) && ok) {
+    const written = polygon
+      ? `polygon spanning x ${fmt(x0)}..${fmt(x1)}, y ${fmt(y0)}..${fmt(y1)} (${fmt(px[0])}..${fmt(px[2])}, ${fmt(px[1])}..${fmt(px[3])} px)`
+      : `cx ${tokens[1]} cy ${tokens[2]} w ${tokens[3]} h ${tokens[4]} (x ${fmt(px[0])}..${fmt(px[2])}, y ${fmt(px[1])}..${fmt(px[3])} px)`;
+    if (checkBox(log, file, polygon ? 'polygon' : 'box', id, line, written, px[0], px[1], px[2], px[3], width, height) && ok) {
       builder.add(px[0], px[1], px[2], px[3], cls + 1, false);
     }
   });

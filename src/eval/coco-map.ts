@@ -10,7 +10,7 @@
 // IoU); here difficult objects use the ordinary IoU, as VOC does.
 import { cocoInterpolatedAp, linspace } from './interpolate.js';
 import { boxIou } from './iou.js';
-import { ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
+import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
 import type { ClassApTable } from './voc-map.js';
 import type { ImageResult } from './types.js';
 
@@ -36,20 +36,25 @@ function matchCoco(images: readonly ImageResult[], numClasses: number, maxDets: 
   const T = thresholds.length;
   const perClass = new Int32Array(numClasses);
   const grouped = images.map(({ detections: det }) => {
-    const s = det.scores;
-    const g = groupByLabel(det.labels, numClasses, (a, b) => s[b] - s[a] || a - b);
+    const g = groupByLabel(det.labels, numClasses, argsortDescending(det.scores, 0, det.scores.length));
     for (let c = 1; c <= numClasses; c++) perClass[c - 1] += Math.min(maxDets, g.start[c + 1] - g.start[c]);
     return g;
   });
   const table = new ClassOutcomes(perClass, T);
   let iou = new Float64Array(0);
-  let taken = new Uint8Array(0);
+  let taken = new Uint8Array(0); // per object: matched at the current threshold
+  let ignore = new Uint8Array(0); // per object: difficult / ignore region
 
   for (let im = 0; im < images.length; im++) {
     const { detections: det, groundTruth: gt } = images[im];
     const dets = grouped[im];
-    // Ordinary objects first, ignore regions last (pycocotools sorts them so).
-    const objs = groupByLabel(gt.labels, numClasses, (a, b) => Number(isDifficult(gt.difficult, a)) - Number(isDifficult(gt.difficult, b)) || a - b);
+    // Ordinary objects first, ignore regions last (pycocotools sorts them so), each in index order.
+    const numObjects = gt.labels.length;
+    const byIgnore = new Int32Array(numObjects);
+    let front = 0;
+    for (let i = 0; i < numObjects; i++) if (!isDifficult(gt.difficult, i)) byIgnore[front++] = i;
+    for (let i = 0; i < numObjects; i++) if (isDifficult(gt.difficult, i)) byIgnore[front++] = i;
+    const objs = groupByLabel(gt.labels, numClasses, byIgnore);
     for (let c = 1; c <= numClasses; c++) {
       const d0 = dets.start[c];
       const nd = Math.min(maxDets, dets.start[c + 1] - d0);
@@ -59,7 +64,11 @@ function matchCoco(images: readonly ImageResult[], numClasses: number, maxDets: 
       // IoU of every kept detection with every object, computed once for all thresholds.
       if (iou.length < nd * ng) iou = new Float64Array(nd * ng);
       for (let k = 0; k < nd; k++) for (let j = 0; j < ng; j++) iou[k * ng + j] = boxIou(det.boxes, dets.order[d0 + k], gt.boxes, objs.order[g0 + j]);
-      if (taken.length < ng) taken = new Uint8Array(ng);
+      if (taken.length < ng) {
+        taken = new Uint8Array(ng);
+        ignore = new Uint8Array(ng);
+      }
+      for (let j = 0; j < ng; j++) ignore[j] = isDifficult(gt.difficult, objs.order[g0 + j]) ? 1 : 0;
       const entries = new Int32Array(nd);
       for (let k = 0; k < nd; k++) entries[k] = table.add(c, det.scores[dets.order[d0 + k]]);
 
@@ -69,10 +78,9 @@ function matchCoco(images: readonly ImageResult[], numClasses: number, maxDets: 
           let best = Math.min(thresholds[t], 1 - 1e-10);
           let m = -1;
           for (let j = 0; j < ng; j++) {
-            const ignore = isDifficult(gt.difficult, objs.order[g0 + j]);
-            if (taken[j] && !ignore) continue;
+            if (taken[j] && !ignore[j]) continue;
             // Once an ordinary object matched, ignore regions (sorted last) cannot replace it.
-            if (m > -1 && !isDifficult(gt.difficult, objs.order[g0 + m]) && ignore) break;
+            if (m > -1 && !ignore[m] && ignore[j]) break;
             const v = iou[k * ng + j];
             if (v < best) continue;
             best = v;
@@ -81,7 +89,7 @@ function matchCoco(images: readonly ImageResult[], numClasses: number, maxDets: 
           let outcome = FALSE_POSITIVE;
           if (m > -1) {
             taken[m] = 1;
-            outcome = isDifficult(gt.difficult, objs.order[g0 + m]) ? IGNORED : TRUE_POSITIVE;
+            outcome = ignore[m] ? IGNORED : TRUE_POSITIVE;
           }
           table.outcome[entries[k] * T + t] = outcome;
         }

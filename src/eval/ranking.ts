@@ -12,13 +12,56 @@ export const TRUE_POSITIVE = 1;
 export const IGNORED = 2;
 
 /**
+ * Positions `from .. from + n - 1` of `values` ordered by value, highest first; equal values keep
+ * their position order (a stable sort). A merge sort with the comparison inline: the native sort
+ * of keys plus a lookup measured 3.5x slower on 200 values and 2.5x on 50k; a comparator callback
+ * was slower still (a VOC2007-test-sized evaluation took 2x as long).
+ */
+export function argsortDescending(values: ArrayLike<number>, from: number, n: number): Int32Array {
+  let order = new Int32Array(n);
+  for (let k = 0; k < n; k++) order[k] = from + k;
+  // Insertion sort within runs of 16 (stable: only strictly greater values move up).
+  const RUN = 16;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(lo + RUN, n);
+    for (let i = lo + 1; i < hi; i++) {
+      const e = order[i];
+      const v = values[e];
+      let j = i - 1;
+      while (j >= lo && values[order[j]] < v) {
+        order[j + 1] = order[j];
+        j--;
+      }
+      order[j + 1] = e;
+    }
+  }
+  // Merge runs pairwise; ties take the left run first (stable).
+  let buffer = new Int32Array(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) buffer[k++] = values[order[j]] > values[order[i]] ? order[j++] : order[i++];
+      while (i < mid) buffer[k++] = order[i++];
+      while (j < hi) buffer[k++] = order[j++];
+    }
+    [order, buffer] = [buffer, order];
+  }
+  return order;
+}
+
+/**
  * Indices 0..n-1 grouped by label 1..numClasses: the indices of class c are
- * `order[start[c]] .. order[start[c + 1] - 1]`, sorted within a class by `compare` (index order if omitted).
+ * `order[start[c]] .. order[start[c + 1] - 1]`. Within a class they follow `within` (a permutation
+ * of 0..n-1, e.g. by score) when given, else index order.
  */
 export function groupByLabel(
   labels: ArrayLike<number>,
   numClasses: number,
-  compare?: (a: number, b: number) => number,
+  within?: ArrayLike<number>,
 ): { order: Int32Array; start: Int32Array } {
   const n = labels.length;
   const start = new Int32Array(numClasses + 2);
@@ -26,8 +69,10 @@ export function groupByLabel(
   for (let c = 1; c <= numClasses + 1; c++) start[c] += start[c - 1];
   const order = new Int32Array(n);
   const fill = start.slice();
-  for (let i = 0; i < n; i++) order[fill[labels[i]]++] = i;
-  if (compare) for (let c = 1; c <= numClasses; c++) order.subarray(start[c], start[c + 1]).sort(compare);
+  for (let k = 0; k < n; k++) {
+    const i = within ? within[k] : k;
+    order[fill[labels[i]]++] = i;
+  }
   return { order, start };
 }
 
@@ -66,23 +111,22 @@ export class ClassOutcomes {
 
   /** The entries of class c ranked by score, highest first; ties keep (image, in-image) order. */
   ranked(c: number): Int32Array {
-    const s = this.score;
-    const order = new Int32Array(this.count(c));
-    for (let k = 0; k < order.length; k++) order[k] = this.start[c] + k;
-    return order.sort((a, b) => s[b] - s[a] || a - b);
+    return argsortDescending(this.score, this.start[c], this.count(c));
   }
 
   /** Precision-recall curve of the `ranked` entries at threshold t, with `numPositives` objects to find. */
   curve(ranked: Int32Array, t: number, numPositives: number): PrCurve {
+    const T = this.numThresholds;
     let n = 0;
-    for (const e of ranked) if (this.outcome[e * this.numThresholds + t] !== IGNORED) n++;
+    for (let i = 0; i < ranked.length; i++) if (this.outcome[ranked[i] * T + t] !== IGNORED) n++;
     const recall = new Float64Array(n);
     const precision = new Float64Array(n);
     const scores = new Float64Array(n);
     let tp = 0;
     let k = 0;
-    for (const e of ranked) {
-      const o = this.outcome[e * this.numThresholds + t];
+    for (let i = 0; i < ranked.length; i++) {
+      const e = ranked[i];
+      const o = this.outcome[e * T + t];
       if (o === IGNORED) continue;
       if (o === TRUE_POSITIVE) tp++;
       recall[k] = tp / numPositives;

@@ -4,7 +4,10 @@
 
 /** The detections of one image: n boxes with their class and score. */
 export interface DetectionSet {
-  /** Boxes `[xmin, ymin, xmax, ymax]`, length 4*n. */
+  /**
+   * Boxes `[xmin, ymin, xmax, ymax]`, length 4*n. An inverted box (xmax < xmin or ymax < ymin)
+   * overlaps nothing and so counts as a false positive, as in the reference.
+   */
   boxes: ArrayLike<number>;
   /** Class of each box, 1..numClasses (0 is background and never a detection), length n. */
   labels: ArrayLike<number>;

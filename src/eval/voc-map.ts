@@ -6,7 +6,7 @@
 // non-difficult objects.
 import { allPointAp, elevenPointAp } from './interpolate.js';
 import { boxIou } from './iou.js';
-import { ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
+import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
 import type { ImageResult, PrCurve } from './types.js';
 
 export interface VocApOptions {
@@ -35,7 +35,7 @@ function matchVoc(images: readonly ImageResult[], numClasses: number, iouThresho
 
   for (const { detections: det, groundTruth: gt } of images) {
     const scores = det.scores;
-    const dets = groupByLabel(det.labels, numClasses, (a, b) => scores[b] - scores[a] || a - b);
+    const dets = groupByLabel(det.labels, numClasses, argsortDescending(scores, 0, scores.length));
     const objs = groupByLabel(gt.labels, numClasses); // index order: the first of equal IoUs wins, as torch.max
     if (found.length < gt.labels.length) found = new Uint8Array(gt.labels.length);
     found.fill(0);

@@ -7,8 +7,13 @@ import { shapeError } from './shape.js';
 import type { Dim, GraphNode, Tensor } from './types.js';
 import { fmtShape, numel } from './types.js';
 
-/** How to compute a convolution's weight gradient. */
-export type ConvWeightGradMethod = 'auto' | 'im2col' | 'transposed';
+/** How to compute a convolution's weight gradient: im2col by a one-hot grouped Conv ('im2col') or by k*k
+ *  strided Slices of the padded input ('im2col-slices'), then one batched MatMul; or a Conv over transposed
+ *  tensors ('transposed'). */
+export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'transposed';
+/** How to compute a convolution's input gradient: ConvTranspose, or (stride 1, groups 1) a Conv with the
+ *  flipped, transposed kernel. */
+export type ConvInputGradMethod = 'auto' | 'convTranspose' | 'conv';
 
 /** What a rule sees: the node, its input and output tensors, and the gradients arriving at its outputs. */
 export interface GradContext {
@@ -21,6 +26,7 @@ export interface GradContext {
   /** dLoss/dOutput for each output (null where no gradient arrives). */
   readonly grads: readonly (Tensor | null)[];
   readonly convWeightGrad: ConvWeightGradMethod;
+  readonly convInputGrad: ConvInputGradMethod;
 }
 
 /** A rule returns dLoss/dInput for each input (null: none, or not differentiable). */
@@ -87,13 +93,23 @@ function convInputGrad(c: GradContext, dy: Tensor): Tensor {
   const [pt, pl] = ints(c.node, 'pads', [0, 0, 0, 0]) as [number, number];
   const H = staticDim(c, x.shape[2]!, 'input height');
   const W = staticDim(c, x.shape[3]!, 'input width');
+  const groups = int(c.node, 'group', 1);
+  const [, , pbF, prF] = ints(c.node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+  const flipPads = [dh * (kh - 1) - pt, dw * (kw - 1) - pl, dh * (kh - 1) - pbF, dw * (kw - 1) - prF] as [number, number, number, number];
+  const convOk = sh === 1 && sw === 1 && groups === 1 && flipPads.every((p) => p >= 0);
+  if (convOk && c.convInputGrad !== 'convTranspose') {
+    // Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped.
+    const g = c.g;
+    const flipped = g.slice(w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
+    return g.conv2d(dy, g.transpose(flipped, [1, 0, 2, 3]), undefined, { pad: flipPads, dilation: [dh, dw] });
+  }
   const [pb, oph] = transposedPads(staticDim(c, dy.shape[2]!, 'output height'), H, kh, sh, pt, dh);
   const [pr, opw] = transposedPads(staticDim(c, dy.shape[3]!, 'output width'), W, kw, sw, pl, dw);
   return c.g.convTranspose2d(dy, w, undefined, {
     stride: [sh, sw],
     dilation: [dh, dw],
     pad: [pt, pl, pb, pr],
-    groups: int(c.node, 'group', 1),
+    groups,
     outputPadding: [oph, opw],
   });
 }
@@ -104,6 +120,25 @@ function oneHotFilters(g: Graph, cin: number, kh: number, kw: number, dtype: Ten
   const data = dtype === 'float64' ? new Float64Array(cin * kk * kk) : new Float32Array(cin * kk * kk);
   for (let ci = 0; ci < cin; ci++) for (let j = 0; j < kk; j++) data[(ci * kk + j) * kk + j] = 1;
   return g.constant(data, { shape: [cin * kk, 1, kh, kw], dtype });
+}
+
+/** im2col as kh*kw strided Slices of the zero-padded input, stacked behind the channel axis:
+ *  [N, C, H, W] -> [N, C, kh*kw, Ho, Wo] (channel-major, as the weight's [Cout, C, kh, kw] layout). */
+function im2colSlices(g: Graph, x: Tensor, kh: number, kw: number, s: [number, number], d: [number, number], p: [number, number, number, number], ho: number, wo: number): Tensor {
+  const padded = p.every((v) => v === 0)
+    ? x
+    : g.custom('Pad', [x, g.constant(BigInt64Array.from([0, 0, p[0], p[1], 0, 0, p[2], p[3]], BigInt), { dtype: 'int64' })], { mode: { type: 'string', value: 'constant' } }, [
+        { dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, (x.shape[2] as number) + p[0] + p[2], (x.shape[3] as number) + p[1] + p[3]] },
+      ])[0]!;
+  const taps: Tensor[] = [];
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) {
+      const y0 = ky * d[0];
+      const x0 = kx * d[1];
+      const tap = g.slice(padded, [y0, x0], [y0 + s[0] * (ho - 1) + 1, x0 + s[1] * (wo - 1) + 1], [2, 3], s);
+      taps.push(g.unsqueeze(tap, [2]));
+    }
+  return g.concat(taps, 2);
 }
 
 /** Bytes of the im2col matrix for this conv; the 'auto' choice falls back to 'transposed' above this. */
@@ -149,8 +184,10 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
   const cols = unitConv
     ? x
-    : g.conv2d(x, oneHotFilters(g, cin, kh, kw, x.dtype), undefined, { stride: strides, dilation: dilations, pad: pads, groups: cin });
-  const cols4 = g.reshape(cols, [0, groups, cinG * kk, L]);
+    : method === 'im2col-slices'
+      ? im2colSlices(g, x, kh, kw, strides, dilations, pads, ho, wo)
+      : g.conv2d(x, oneHotFilters(g, cin, kh, kw, x.dtype), undefined, { stride: strides, dilation: dilations, pad: pads, groups: cin });
+  const cols4 = g.reshape(cols, [x.shape[0]!, groups, cinG * kk, L]);
   const dyT = g.transpose(g.reshape(dy, [0, groups, cout / groups, L]), [0, 1, 3, 2]);
   const perImage = g.matmul(cols4, dyT); // [N, G, CinG*kk, CoutG]
   const summed = g.reduceSum(perImage, [0], false); // [G, CinG*kk, CoutG]

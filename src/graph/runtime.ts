@@ -1,14 +1,16 @@
 // Runs graphs on ONNX Runtime (onnxruntime-node): forward inference with the parameters baked in, and training
-// steps (see TrainingSession in trainer.ts).
+// steps with parameters and momentum kept between steps.
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './builder.js';
-import type { DType, TensorData } from './types.js';
+import { buildTrainingGraph, LR_INPUT, momentumName, nextName, type SgdOptions } from './sgd.js';
+import type { DType, Tensor, TensorData } from './types.js';
 
 /** Session settings. */
 export interface RuntimeOptions {
   /** Intra-op threads (default: ORT's default, all cores). */
   threads?: number;
-  /** ORT graph optimisation level (default 'all' for inference, 'basic' for training graphs: see trainer.ts). */
+  /** ORT graph optimisation level (default 'all' for inference, 'basic' for training graphs: session creation
+   *  stays fast on large graphs and the basic fusions are the ones that matter there). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
@@ -83,5 +85,126 @@ export class InferenceRunner {
   /** Releases the native session. */
   async release(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/** Options of TrainingSession.create. */
+export type TrainingOptions = SgdOptions & RuntimeOptions;
+
+/** One set of parameter and momentum buffers with the ORT tensors that wrap them (no copies). */
+interface StateBuffers {
+  params: Map<string, Float32Array>;
+  momentum: Map<string, Float32Array>;
+  tensors: Record<string, ort.Tensor>;
+}
+
+/**
+ * A training step session: one ORT run computes the loss, the gradients and the SGD update. Parameters and
+ * momentum live in two sets of buffers: a step reads one set (fed as inputs, wrapped without copying) and ORT
+ * writes the updated values straight into the other (pre-allocated outputs); the sets then swap.
+ */
+export class TrainingSession {
+  private current: StateBuffers;
+  private spare: StateBuffers;
+  private readonly lrData = new Float32Array(1);
+  private readonly lrTensor: ort.Tensor;
+  private readonly scalarOutputs: string[];
+
+  private constructor(
+    readonly graph: Graph,
+    readonly trainingGraph: Graph,
+    readonly session: ort.InferenceSession,
+  ) {
+    const state = (init: boolean): StateBuffers => {
+      const params = new Map<string, Float32Array>();
+      const momentum = new Map<string, Float32Array>();
+      for (const p of graph.parameters) {
+        params.set(p.name, init ? Float32Array.from(p.init) : new Float32Array(p.init.length));
+        momentum.set(p.name, new Float32Array(p.init.length));
+      }
+      return { params, momentum, tensors: {} };
+    };
+    this.current = state(true);
+    this.spare = state(false);
+    this.lrTensor = new ort.Tensor('float32', this.lrData, []);
+    const next = new Set(graph.parameters.flatMap((p) => [nextName(p.name), nextName(momentumName(p.name))]));
+    this.scalarOutputs = trainingGraph.outputs.filter((o) => !next.has(o.name) && o.tensor.shape.every((d) => d === 1)).map((o) => o.name);
+    this.wrap(this.current);
+    this.wrap(this.spare);
+  }
+
+  /** Builds the training graph of `g` (see buildTrainingGraph) and opens its session; parameters start at
+   *  their `init` values, momentum at zero. */
+  static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
+    const tg = buildTrainingGraph(g, loss, opts);
+    const bytes = tg.toBytes({ parameters: 'inputs' });
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'basic'));
+    return new TrainingSession(g, tg, session);
+  }
+
+  /** One step at base learning rate `lr`: returns the forward graph's scalar outputs (the loss terms, computed
+   *  before the update) as numbers, and 'grad_norm' (before clipping) when clipping is on. */
+  async step(feeds: Record<string, TensorData>, lr: number): Promise<Record<string, number>> {
+    checkFeeds(this.graph, feeds);
+    this.lrData[0] = lr;
+    const ortFeeds: Record<string, ort.Tensor> = { [LR_INPUT]: this.lrTensor };
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    const cur = this.current;
+    const next = this.spare;
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const p of this.graph.parameters) {
+      ortFeeds[p.name] = cur.tensors[p.name]!;
+      ortFeeds[momentumName(p.name)] = cur.tensors[momentumName(p.name)]!;
+      fetches[nextName(p.name)] = next.tensors[p.name]!;
+      fetches[nextName(momentumName(p.name))] = next.tensors[momentumName(p.name)]!;
+    }
+    for (const name of this.scalarOutputs) fetches[name] = null;
+    const out = await this.session.run(ortFeeds, fetches);
+    this.current = next;
+    this.spare = cur;
+    const result: Record<string, number> = {};
+    for (const name of this.scalarOutputs) result[name] = Number((out[name] as ort.Tensor).data[0]);
+    return result;
+  }
+
+  /** Copies of the current parameters by name. */
+  getParameters(): Map<string, Float32Array> {
+    return new Map([...this.current.params].map(([k, v]) => [k, v.slice()]));
+  }
+
+  /** Replaces parameter values (by name; each must have the parameter's size). Unnamed ones are kept. */
+  setParameters(m: ReadonlyMap<string, Float32Array>): void {
+    copyInto('setParameters', this.current.params, m);
+  }
+
+  /** Copies of the momentum buffers by parameter name. */
+  getOptimizerState(): Map<string, Float32Array> {
+    return new Map([...this.current.momentum].map(([k, v]) => [k, v.slice()]));
+  }
+
+  /** Replaces momentum buffers (by parameter name). */
+  setOptimizerState(m: ReadonlyMap<string, Float32Array>): void {
+    copyInto('setOptimizerState', this.current.momentum, m);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
+  private wrap(s: StateBuffers): void {
+    for (const p of this.graph.parameters) {
+      const dims = [...(p.shape as number[])];
+      s.tensors[p.name] = new ort.Tensor('float32', s.params.get(p.name)!, dims);
+      s.tensors[momentumName(p.name)] = new ort.Tensor('float32', s.momentum.get(p.name)!, dims);
+    }
+  }
+}
+
+function copyInto(op: string, target: Map<string, Float32Array>, source: ReadonlyMap<string, Float32Array>): void {
+  for (const [k, v] of source) {
+    const t = target.get(k);
+    if (!t) throw new Error(`${op}: '${k}' is not a parameter of the graph`);
+    if (t.length !== v.length) throw new Error(`${op}: '${k}' has ${v.length} values, expected ${t.length}`);
+    t.set(v);
   }
 }

@@ -38,8 +38,8 @@ export const ONNX_OUTPUTS_KEY = 'ssd.outputs';
  * Outputs without post-processing: `locs` (N, P, 4) offsets from the priors and `scores` (N, P, K) logits.
  * With post-processing: `boxes` (N, k, 4) float32 `[xmin, ymin, xmax, ymax]` as fractions of the image, `labels`
  * (N, k) int64 class indices, `scores` (N, k) float32 probabilities sorted decreasing, `num_detections` (N) int64;
- * rows past `num_detections` are zeros. With `overridable`, optional inputs `min_score` float32 [1], `max_overlap`
- * float32 [1] and `top_k` int64 [1] override the values baked in from `options`.
+ * rows past `num_detections` are zeros. With `overridable`, the thresholds are inputs fed at every run instead of
+ * constants: `min_score` float32 [1], `max_overlap` float32 [1], `top_k` int64 [1].
  */
 export function exportOnnx(model: ExportableModel, options: ExportOptions = {}): Uint8Array {
   const { width, height } = model.config.inputSize;
@@ -47,19 +47,17 @@ export function exportOnnx(model: ExportableModel, options: ExportOptions = {}):
   const g = new Graph(`ssd-ts ${model.config.architecture}`);
   const images = g.input('images', 'float32', [options.batch ?? 'N', 3, height, width]);
   const { locs, scores } = model.network.build(new BuildContext(g, model.weights), images);
-  let defaults: { name: string; value: Float32Array | BigInt64Array }[] = [];
   if (options.withPostprocess) {
     const post = appendPostprocess(g, locs, scores, generatePriors(model.config.priors), model.config.variances, options);
     g.output(post.boxes, 'boxes');
     g.output(post.labels, 'labels');
     g.output(post.scores, 'scores');
     g.output(post.count, 'num_detections');
-    defaults = post.overrides;
   } else {
     g.output(locs, 'locs');
     g.output(scores, 'scores');
   }
-  return finish(g.toModelProto(), model, options.withPostprocess ? 'detections' : 'raw', defaults);
+  return finish(g.toModelProto(), model, options.withPostprocess ? 'detections' : 'raw');
 }
 
 /** Writes {@link exportOnnx}'s bytes to `file` atomically; returns the byte count. */
@@ -71,19 +69,7 @@ export function exportOnnxFile(model: ExportableModel, file: string, options: Ex
   return bytes.byteLength;
 }
 
-function finish(proto: onnx.ModelProto, model: ExportableModel, kind: 'raw' | 'detections', defaults: { name: string; value: Float32Array | BigInt64Array }[]): Uint8Array {
-  const graph = proto.graph!;
-  for (const d of defaults) {
-    const isInt = d.value instanceof BigInt64Array;
-    graph.initializer!.push(
-      ONNX.TensorProto.create({
-        name: d.name,
-        dims: [d.value.length],
-        dataType: isInt ? ONNX.TensorProto.DataType.INT64 : ONNX.TensorProto.DataType.FLOAT,
-        rawData: new Uint8Array(d.value.buffer.slice(d.value.byteOffset, d.value.byteOffset + d.value.byteLength)),
-      }),
-    );
-  }
+function finish(proto: onnx.ModelProto, model: ExportableModel, kind: 'raw' | 'detections'): Uint8Array {
   proto.metadataProps = [
     { key: ONNX_CONFIG_KEY, value: JSON.stringify(model.config) },
     { key: ONNX_OUTPUTS_KEY, value: kind },

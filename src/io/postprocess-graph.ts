@@ -21,13 +21,13 @@ export interface PostprocessOptions {
   topK?: number;
   /** Class indices (1..nClasses-1) never reported; baked into the graph. Default none. */
   suppress?: readonly number[];
-  /** Make `min_score`, `max_overlap` and `top_k` optional graph inputs (initializers holding the defaults) that a
-   *  caller may feed to override them. Runtimes then cannot constant-fold them (onnxruntime logs a warning about
-   *  that at load). Default false: the values are constants. */
+  /** Make `min_score` (float32 [1]), `max_overlap` (float32 [1]) and `top_k` (int64 [1]) graph inputs that every run
+   *  feeds, instead of constants. (Not optional inputs with defaults: onnxruntime's JavaScript APIs refuse feeds
+   *  for inputs that have an initializer.) Default false: the values above are constants. */
   overridable?: boolean;
 }
 
-/** The graph inputs that override the defaults, and their ONNX types. */
+/** The graph inputs of an `overridable` post-processing, and their types. */
 export const POSTPROCESS_INPUTS = {
   min_score: { dtype: 'float32', shape: [1] },
   max_overlap: { dtype: 'float32', shape: [1] },
@@ -44,8 +44,6 @@ export interface PostprocessOutputs {
   scores: Tensor;
   /** (N) int64 number of detections per image. */
   count: Tensor;
-  /** The override inputs (empty unless `overridable`), with the defaults to store as their initializers. */
-  overrides: { name: keyof typeof POSTPROCESS_INPUTS; input: Tensor; value: Float32Array | BigInt64Array }[];
 }
 
 /**
@@ -134,12 +132,5 @@ export function appendPostprocess(
     labels,
     scores: top.values,
     count,
-    overrides: overridable
-      ? [
-          { name: 'min_score', input: minScoreIn, value: Float32Array.of(minScore) },
-          { name: 'max_overlap', input: maxOverlapIn, value: Float32Array.of(maxOverlap) },
-          { name: 'top_k', input: topKIn, value: BigInt64Array.of(BigInt(topK)) },
-        ]
-      : [],
   };
 }

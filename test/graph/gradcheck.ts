@@ -22,6 +22,9 @@ export interface CheckOptions {
   samples?: number;
   seed?: number;
   gradients?: GradientOptions;
+  /** The function has kinks (relu before max pool...): where the central difference disagrees, the analytic
+   *  value must match one of the one-sided slopes, and at most a tenth of the samples may be such. */
+  kinks?: boolean;
 }
 
 /**
@@ -68,7 +71,10 @@ export async function gradCheck(
   }
   const lossAt = async () => Number((await session.run(feeds, ['loss'])).loss!.data[0]);
   const base = await session.run(feeds);
+  const baseLoss = Number(base.loss!.data[0]);
   let worst = 0;
+  let skipped = 0;
+  let checked = 0;
   for (const t of wrt) {
     const analytic = base[`grad_${t.name}`]!.data as Float64Array | Float32Array;
     const arr = values.get(t.name)!;
@@ -83,12 +89,24 @@ export async function gradCheck(
       const down = await lossAt();
       arr[k] = v;
       const numeric = (up - down) / (2 * eps);
+      checked++;
       const err = Math.abs(numeric - analytic[k]!) / (1 + Math.abs(numeric));
+      if (err > tol && opts.kinks) {
+        // A kink within eps (a max-pool near-tie, a relu near 0): the analytic value must match a one-sided slope.
+        const right = (up - baseLoss) / eps;
+        const left = (baseLoss - down) / eps;
+        const near = (v: number) => Math.abs(v - analytic[k]!) / (1 + Math.abs(v)) <= 10 * tol;
+        assert.ok(near(left) || near(right), `d loss / d ${t.name}[${k}]: analytic ${analytic[k]} matches neither slope ${left} nor ${right}`);
+        if (process.env.GC_DEBUG) console.error('kink', t.name, k, analytic[k], numeric, left, right);
+        skipped++;
+        continue;
+      }
       worst = Math.max(worst, err);
       assert.ok(err <= tol, `d loss / d ${t.name}[${k}]: analytic ${analytic[k]} vs numeric ${numeric} (err ${err.toExponential(2)} > ${tol})`);
     }
   }
   await session.release();
+  assert.ok(skipped <= checked / 10, `${skipped} of ${checked} samples sat on a kink`);
   return worst;
 }
 

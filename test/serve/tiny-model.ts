@@ -55,7 +55,7 @@ export class TinyDetector {
     this.network = new SSDNetwork({ backbone, head, priors: this.config.priors, inputSize: this.config.inputSize });
     const w = initWeights(this.network.parameters(), seed);
     // Sharpen the class logits so that random weights give confident (and so testable) detections.
-    for (const [k, v] of w) if (k.includes('.cl_') && k.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] *= 6;
+    for (const [k, v] of w) if (k.includes('.cl_') && k.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] *= 0.7;
     this.weights = w;
     // The SSD class prepares images and post-processes outputs from the config alone; borrow that.
     this.helper = SSD.create(this.config, { weights: undefined, seed: 0 });

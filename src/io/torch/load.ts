@@ -5,7 +5,7 @@
 //   storage keys, then for each key an 8-byte little-endian element count and the storage's raw bytes.
 // In both, the object pickle names storages by persistent id ('storage', torch.FloatStorage, key, location, numel).
 import { readFileSync } from 'node:fs';
-import { PyObject, storageDType, unpickle, type PyValue } from './pickle.js';
+import { PyGlobal, PyObject, storageDType, unpickle, type PyValue } from './pickle.js';
 import { ELEMENT_BYTES, TorchStorage, TorchTensor } from './tensor.js';
 import { isZip, ZipArchive } from './zip.js';
 
@@ -97,6 +97,13 @@ function loadLegacy(bytes: Uint8Array, name: string, options: LoadTorchOptions):
 
   const roots = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue): PyValue => {
+    // Legacy files name each nn.Module class once as ('module', class, source_file, source) so that torch.load
+    // could warn when the source changed; the class (already checked by the allow-list) is all that is used.
+    if (Array.isArray(pid) && pid[0] === 'module' && pid.length === 4) {
+      const cls = pid[1];
+      if (!(cls instanceof PyGlobal) || cls.kind !== 'class') throw new Error(`torch file '${name}': module reference to a ${String(cls)} is not a class`);
+      return cls;
+    }
     const { dtype, key, location, numel, view } = parseStoragePid(pid, name);
     let root = roots.get(key);
     if (!root) {

@@ -1,0 +1,62 @@
+// Data pipeline speed: decode, the tutorial's training augmentation and the evaluation transform
+// on a VOC-sized (500x375) JPEG, shapes-dataset generation, and reading it back with the VOC reader.
+// Prints one JSON object. Times are milliseconds per image on one thread: `*_ms` wall-clock, and
+// for the synchronous steps `cpu_ms` the process CPU time (steadier on a shared machine).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodeImage } from '../src/data/decode.js';
+import { evalTransform, photometricDistort, toPlanar, trainTransform, type Targets } from '../src/data/augment.js';
+import { generateShapesDataset, renderScene } from '../src/data/synthetic.js';
+import { loadDataset } from '../src/data/dataset.js';
+import { Random } from '../src/data/random.js';
+
+const cpuMs: Record<string, number> = {};
+
+function perCall(name: string, n: number, f: (i: number) => void): number {
+  for (let i = 0; i < Math.min(10, n); i++) f(i);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) f(i);
+  const c = process.cpuUsage(c0);
+  cpuMs[name] = +((c.user + c.system) / 1000 / n).toFixed(2);
+  return +((performance.now() - t0) / n).toFixed(2);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ssd-bench-data-'));
+try {
+  const scene = renderScene(1, { size: [500, 500], objects: [3, 6] });
+  const file = join(dir, 'voc-sized.jpg');
+  await sharp(scene.rgb, { raw: { width: scene.width, height: scene.height, channels: 3 } }).resize(500, 375, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(file);
+  let t0 = performance.now();
+  for (let i = 0; i < 30; i++) await decodeImage(file);
+  const decodeMs = (performance.now() - t0) / 30;
+  const img = await decodeImage(file);
+  const target: Targets = { boxes: Float32Array.from([20, 30, 200, 300, 250, 80, 480, 360, 100, 100, 160, 170]), labels: Int32Array.from([1, 2, 3]), difficult: new Uint8Array(3) };
+  const batch = new Float32Array(8 * 3 * 300 * 300);
+  const rng = new Random(0);
+  const planar = toPlanar(img);
+  const result = {
+    bench: 'augment',
+    image: '500x375 JPEG -> 300x300',
+    decode_ms: +decodeMs.toFixed(2),
+    to_planar_ms: perCall('to_planar', 100, () => toPlanar(img, planar.data)),
+    photometric_all_four_ms: perCall('photometric_all_four', 50, () => photometricDistort(planar, rng, 1)),
+    train_transform_ms: perCall('train_transform', 300, (i) => trainTransform(img, target, rng, batch, (i % 8) * 270000)),
+    eval_transform_ms: perCall('eval_transform', 100, (i) => evalTransform(img, target, batch, (i % 8) * 270000)),
+    render_scene_256_ms: perCall('render_scene_256', 100, (i) => renderScene(100 + i)),
+    generate_images_per_s: 0,
+    voc_read_samples_per_s: 0,
+    cpu_ms: cpuMs,
+  };
+  const images = 300;
+  const summary = await generateShapesDataset(join(dir, 'shapes'), { images, seed: 0 });
+  result.generate_images_per_s = Math.round(images / summary.seconds);
+  t0 = performance.now();
+  const d = await loadDataset(join(dir, 'shapes'), { split: 'trainval' });
+  result.voc_read_samples_per_s = Math.round(d.samples.length / ((performance.now() - t0) / 1000));
+  console.log(JSON.stringify(result));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

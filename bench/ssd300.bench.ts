@@ -1,0 +1,56 @@
+// SSD300 side by side with PyTorch, in one run: the PyTorch anchor (../shared/bench/pytorch_ssd300_bench.py, run
+// with /usr/bin/python3; needs `apt-get install -y python3-torch`) and `ssd bench --model ssd300 --json`, one after
+// the other (never together: they would share the cores), each in its own process so peak memory is its own.
+// Prints one JSON object: both results and the ratios ours / PyTorch (below 1 is faster or smaller).
+// Usage: node --import tsx bench/ssd300.bench.ts [--batch 8] [--threads 2]
+// Env: SSD_PYTORCH_BENCH (path of the anchor script), SSD_PYTHON (default /usr/bin/python3).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = fileURLToPath(import.meta.url);
+const root = join(dirname(here), '..');
+const { values } = parseArgs({ options: { batch: { type: 'string' }, threads: { type: 'string' }, ours: { type: 'boolean' } }, strict: true });
+const batch = values.batch ?? '8';
+const threads = values.threads ?? String(availableParallelism());
+
+if (values.ours) {
+  // Child process: run the verb itself.
+  const { command } = await import('../src/cli/bench.js');
+  process.exitCode = await command.run(['--model', 'ssd300', '--batch', batch, '--threads', threads, '--json']);
+} else {
+  const lastJson = (stdout: string, what: string): Record<string, unknown> => {
+    const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`${what} printed no JSON:\n${stdout}`);
+    return JSON.parse(line) as Record<string, unknown>;
+  };
+  const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
+  const anchor = process.env.SSD_PYTORCH_BENCH ?? join(root, '..', 'shared', 'bench', 'pytorch_ssd300_bench.py');
+  let pytorch: Record<string, unknown> | { error: string };
+  if (!existsSync(anchor)) pytorch = { error: `no PyTorch anchor at ${anchor} (set SSD_PYTORCH_BENCH)` };
+  else {
+    const r = spawnSync(python, [anchor, batch, threads], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    pytorch = r.status === 0 ? lastJson(r.stdout, 'the PyTorch anchor') : { error: `${python} ${anchor} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}` };
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--ours', '--batch', batch, '--threads', threads], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`ssd bench failed (exit ${r.status}):\n${r.stderr}`);
+  const ours = lastJson(r.stdout, 'ssd bench');
+  const ratio = (k: string): number | null => ('error' in pytorch || typeof pytorch[k] !== 'number' ? null : (ours[k] as number) / (pytorch[k] as number));
+  console.log(
+    JSON.stringify({
+      bench: 'ssd300',
+      batch: Number(batch),
+      threads: Number(threads),
+      ours,
+      pytorch,
+      ratio: {
+        inference_s_per_image: ratio('inference_s_per_image'),
+        train_step_s: ratio('train_step_s'),
+        peak_rss_mb: ratio('peak_rss_mb'),
+      },
+    }),
+  );
+}

@@ -1,0 +1,57 @@
+// `ssd bench`: how fast is a model on this machine? Inference per image at batch 1, one training step at a
+// batch, peak memory. Only parses arguments and calls benchmarkModel.
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+import { booleanFlag, intFlag, parseVerbArgs, stringFlag } from './args.js';
+import { benchmarkModel, type BenchmarkResult } from '../nn/benchmark.js';
+
+const help = `usage: ssd bench [--model ssd300] [--batch 8] [--threads N] [--steps 3] [--json]
+
+Times a model with random weights and inputs on ONNX Runtime:
+  inference_s_per_image  forward pass at batch 1 (mean of 5 runs after a warm-up)
+  train_step_s           one SGD training step (forward, MultiBox loss, backward, update) at --batch,
+                         the fastest of the steps after the first (--steps in all, at least 2)
+  peak_rss_mb            peak resident memory of the process
+
+options:
+  --model NAME     architecture (ssd300)                          default ssd300
+  --batch N        training batch size                            default 8
+  --threads N      ONNX Runtime intra-op threads                  default: all cores
+  --steps N        training steps to run (the first is warm-up)   default 3
+  --json           print one JSON object instead of a table`;
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'time inference and a training step of a model on this machine',
+  help,
+  async run(argv: string[]): Promise<number> {
+    const args = parseVerbArgs('bench', argv, {
+      model: { type: 'string' },
+      batch: { type: 'string' },
+      threads: { type: 'string' },
+      steps: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (args.positionals.length) throw new UsageError(`ssd bench: unexpected argument '${args.positionals[0]}'`);
+    const model = stringFlag(args, 'model') ?? 'ssd300';
+    if (model !== 'ssd300') throw new UsageError(`ssd bench: --model '${model}' is not known; known: ssd300`);
+    const batch = intFlag('bench', 'batch', stringFlag(args, 'batch'), 8, 1, 1024);
+    const threadsFlag = stringFlag(args, 'threads');
+    const threads = threadsFlag === undefined ? undefined : intFlag('bench', 'threads', threadsFlag, 1, 1, 1024);
+    const steps = intFlag('bench', 'steps', stringFlag(args, 'steps'), 3, 2, 1000);
+    const result = await benchmarkModel({ model, batch, threads, steps });
+    if (booleanFlag(args, 'json')) console.log(JSON.stringify(result));
+    else console.log(table(result));
+    return 0;
+  },
+};
+
+function table(r: BenchmarkResult): string {
+  return [
+    `model ${r.model}, ${r.parameters.toLocaleString('en')} parameters, ${r.threads ?? 'all'} threads, onnxruntime ${r.onnxruntime}`,
+    `inference            ${(r.inference_s_per_image * 1000).toFixed(0)} ms per image (batch 1)`,
+    `training step        ${r.train_step_s.toFixed(2)} s at batch ${r.batch} (${(r.train_step_s / r.batch).toFixed(2)} s per image)`,
+    `session setup        ${r.inference_setup_s.toFixed(1)} s inference, ${r.train_setup_s.toFixed(1)} s training`,
+    `peak memory          ${r.peak_rss_mb.toFixed(0)} MB`,
+  ].join('\n');
+}

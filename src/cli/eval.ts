@@ -1,0 +1,128 @@
+// `ssd eval`: mAP of a model (or of detections made elsewhere) on a dataset split.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { booleanFlag, intFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
+import { UsageError, type Command } from './command.js';
+import { detectFormat, loadDataset } from '../data/dataset.js';
+import { formatEvaluation } from '../eval/format.js';
+import type { Evaluation, Metric } from '../eval/types.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { validateConfig } from '../nn/config.js';
+import { SSD } from '../nn/model.js';
+import { evaluateModel, evaluateResults, evaluationJson, readCocoResults } from '../train/evaluate.js';
+
+const flags: FlagSpec = {
+  weights: { type: 'string' },
+  data: { type: 'string', multiple: true },
+  split: { type: 'string' },
+  metric: { type: 'string' },
+  json: { type: 'string' },
+  detections: { type: 'string' },
+  batch: { type: 'string' },
+  'skip-bad': { type: 'boolean' },
+  threads: { type: 'string' },
+  workers: { type: 'string' },
+};
+
+const help = `usage: ssd eval --weights <model file> --data <dir|json|yaml> [options]
+       ssd eval --detections <results.json> --data <dir|json|yaml> [options]
+
+Measures mean average precision on a dataset split and prints the AP of every class.
+
+  --weights <file>        model file (or a training checkpoint such as runs/<name>/last.safetensors)
+  --detections <file>     score these detections instead of running a model: COCO results format
+                          [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}] in pixels, where
+                          image_id is the VOC file stem or the COCO image id and category_id the class's
+                          1-based index in the dataset's class list
+  --data <path>           Pascal VOC root, COCO instances .json, or YOLO data.yaml
+  --split <name>          split to evaluate (default: VOC test, YOLO val)
+  --metric <m>            voc07 (11-point, IoU > 0.5; default), voc (all-point) or coco (AP@[.5:.95])
+  --json <file>           also write {"metric", "map", "ap_per_class": {name: ap}}
+  --batch <N>             images per forward pass (default 8)
+  --skip-bad              skip samples with problems instead of stopping
+  --threads <N>           ONNX Runtime threads (default: all cores)
+  --workers <N>           data loader worker threads
+
+example
+  ssd eval --weights runs/voc/best.safetensors --data VOCdevkit/VOC2007 --split test --metric voc07 --json map.json`;
+
+/** The split evaluated when none is given: VOC 'test' (when its list exists), YOLO 'val'; a COCO JSON is its own split. */
+function defaultEvalSplit(path: string): string | undefined {
+  const { format, path: where } = detectFormat(path);
+  if (format === 'voc') return existsSync(join(where, 'ImageSets', 'Main', 'test.txt')) ? 'test' : undefined;
+  if (format === 'yolo') return 'val';
+  return undefined;
+}
+
+/** A model file, or a checkpoint (its optimizer tensors and training metadata are left out). */
+function loadModel(path: string, threads: number | undefined): SSD {
+  const file = readSafetensors(path);
+  const text = file.metadata['ssd.config'];
+  if (text === undefined) throw new Error(`${path}: not an ssd-ts model file or checkpoint (no 'ssd.config' in the metadata)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: metadata 'ssd.config' is not JSON: ${(e as Error).message}`);
+  }
+  const config = validateConfig(parsed, `${path}: model config`);
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors) {
+    if (name.startsWith('optimizer/')) continue;
+    if (t.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' is ${t.dtype}; weights must be floating point`);
+    weights.set(name, t.data);
+  }
+  return SSD.create(config, { weights, threads });
+}
+
+export const command: Command = {
+  name: 'eval',
+  summary: 'measure mAP (VOC07, VOC, COCO) of a model or of detections on a dataset',
+  help,
+  async run(argv: string[]): Promise<number> {
+    const args = parseVerbArgs('eval', argv, flags);
+    if (args.positionals.length > 0) throw new UsageError(`ssd eval: unexpected argument '${args.positionals[0]}' (see ssd eval --help)`);
+    const weights = stringFlag(args, 'weights');
+    const detections = stringFlag(args, 'detections');
+    if ((weights === undefined) === (detections === undefined)) throw new UsageError('ssd eval: give --weights <model file> or --detections <results.json> (one of them)');
+    const dataFlag = args.values.data;
+    if (dataFlag === undefined) throw new UsageError('ssd eval: --data <dataset> is required');
+    const data = (Array.isArray(dataFlag) ? dataFlag : [dataFlag]).map(String);
+    const metric = (stringFlag(args, 'metric') ?? 'voc07') as Metric;
+    if (!['voc07', 'voc', 'coco'].includes(metric)) throw new UsageError(`ssd eval: --metric must be voc07, voc or coco, got '${metric}'`);
+    const threads = stringFlag(args, 'threads') === undefined ? undefined : intFlag('eval', 'threads', stringFlag(args, 'threads'), 0, 1);
+    const workers = stringFlag(args, 'workers') === undefined ? undefined : intFlag('eval', 'workers', stringFlag(args, 'workers'), 0, 0);
+    const batch = intFlag('eval', 'batch', stringFlag(args, 'batch'), 8, 1);
+
+    const split = stringFlag(args, 'split') ?? defaultEvalSplit(data[0]!);
+    const dataset = await loadDataset(data.length === 1 ? data[0]! : data, { split, skipBad: booleanFlag(args, 'skip-bad') });
+    if (dataset.skipped > 0) console.error(`skipped ${dataset.skipped} bad sample${dataset.skipped > 1 ? 's' : ''} (--skip-bad)`);
+
+    let evaluation: Evaluation;
+    if (detections !== undefined) {
+      evaluation = evaluateResults(readCocoResults(detections, dataset), dataset, metric);
+    } else {
+      const model = loadModel(weights!, threads);
+      try {
+        const tty = process.stderr.isTTY;
+        const r = await evaluateModel(model, dataset, {
+          metric,
+          batch,
+          workers,
+          onProgress: (done, total) => {
+            if (tty) process.stderr.write(`\r\x1b[2Kevaluating ${done}/${total} images`);
+          },
+        });
+        if (tty) process.stderr.write('\n');
+        evaluation = r.evaluation;
+      } finally {
+        await model.dispose();
+      }
+    }
+    console.log(`${dataset.samples.length} images of ${data.join(' + ')}${split ? ` (${split})` : ''}`);
+    console.log(formatEvaluation(evaluation));
+    const json = stringFlag(args, 'json');
+    if (json !== undefined) writeFileSync(json, JSON.stringify(evaluationJson(evaluation), null, 2) + '\n');
+    return 0;
+  },
+};

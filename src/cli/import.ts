@@ -1,0 +1,105 @@
+// `ssd import`: PyTorch weights (.pth, .pth.tar; zip or legacy format) into an ssd-ts model file. Only parses
+// arguments and calls importTorchWeights; the safe reading and the renaming live in src/io.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+import { booleanFlag, parseVerbArgs, stringFlag } from './args.js';
+import { IMPORT_SOURCES, importTorchWeights, type ImportResult, type ImportSource } from '../io/import.js';
+import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { SSD } from '../nn/model.js';
+
+const help = `usage: ssd import <file.pth> --out <model.safetensors> [--from KIND] [--classes a,b,...] [--half]
+
+Converts PyTorch weights into an ssd-ts model file (safetensors, with the model config in its metadata).
+Reads torch.save files in the zip format (PyTorch 1.6+) and the legacy format, with a safe unpickler that
+runs nothing from the file: a file naming any function outside an allow-list (os.system, eval, ...) is refused.
+
+kinds (detected from the file; --from says so where it cannot):
+  tutorial             the SSD300 tutorial's checkpoint_ssd300.pth.tar (a pickled SSD300 model, VOC classes)
+  state-dict           a plain SSD300 state_dict with the tutorial's names (base.conv1_1.weight, ...)
+  vgg16                torchvision's ImageNet vgg16 weights: writes a base-only file (base.conv1_1 ..
+                       base.conv7, fc6/fc7 decimated into conv6/conv7) for ssd train --pretrained-base
+  torchvision-ssd300   torchvision's ssd300_vgg16 COCO weights: 91 COCO outputs, torchvision's priors and
+                       input normalisation recorded in the model config
+
+options:
+  --out FILE           model file to write (required)
+  --from KIND          one of ${IMPORT_SOURCES.join(', ')}
+  --classes LIST       class names without background, comma-separated or @file (one per line);
+                       default VOC's 20 for 21-class SSD300s, COCO's for torchvision, class1.. otherwise
+  --allow-class NAME   also read pickled objects of class NAME (module.Class) as inert records
+  --half               store the weights as float16 (half the file size)`;
+
+/** Metadata keys of a base-only file (what `ssd train --pretrained-base` reads with loadPretrainedBase). */
+export const BASE_FILE_KIND = 'ssd300-vgg16-base';
+
+export const command: Command = {
+  name: 'import',
+  summary: 'convert PyTorch weights (tutorial, state_dict, vgg16, torchvision ssd300) to a model file',
+  help,
+  async run(argv: string[]): Promise<number> {
+    const args = parseVerbArgs('import', argv, {
+      out: { type: 'string', short: 'o' },
+      from: { type: 'string' },
+      classes: { type: 'string' },
+      'allow-class': { type: 'string', multiple: true },
+      half: { type: 'boolean' },
+    });
+    if (args.positionals.length !== 1) throw new UsageError(`ssd import: give exactly one .pth file (got ${args.positionals.length}); see ssd import --help`);
+    const file = args.positionals[0]!;
+    const out = stringFlag(args, 'out');
+    if (!out) throw new UsageError('ssd import: --out <model.safetensors> is required');
+    const from = stringFlag(args, 'from');
+    if (from !== undefined && !IMPORT_SOURCES.includes(from as ImportSource)) {
+      throw new UsageError(`ssd import: --from '${from}' is not one of ${IMPORT_SOURCES.join(', ')}`);
+    }
+    const allow = args.values['allow-class'];
+    const result = importTorchWeights(file, {
+      from: from as ImportSource | undefined,
+      classNames: parseClasses(stringFlag(args, 'classes')),
+      allowClasses: Array.isArray(allow) ? allow.map(String) : undefined,
+    });
+    writeImported(result, out, { half: booleanFlag(args, 'half'), source: basename(file) });
+    console.log(summary(result, file, out));
+    return 0;
+  },
+};
+
+function parseClasses(flag: string | undefined): string[] | undefined {
+  if (flag === undefined) return undefined;
+  const text = flag.startsWith('@') ? readFileSync(flag.slice(1), 'utf8') : flag;
+  const names = text.split(flag.startsWith('@') ? /\r?\n/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) throw new UsageError('ssd import: --classes lists no class names');
+  return names;
+}
+
+/**
+ * Writes an import: a full model through SSD (so the network checks every shape and the config goes into the
+ * metadata as every model file has it), or for 'vgg16' a base-only file: the 30 `base.*` tensors with metadata
+ * `ssd.kind` = 'ssd300-vgg16-base' and `ssd.source` = the .pth file's name.
+ */
+export function writeImported(result: ImportResult, out: string, options: { half?: boolean; source?: string } = {}): void {
+  if (result.source === 'vgg16') {
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, data] of result.weights) tensors.set(name, { shape: result.shapes.get(name)!, data, ...(options.half ? { storeAs: 'F16' as const } : {}) });
+    writeSafetensors(out, tensors, { 'ssd.kind': BASE_FILE_KIND, 'ssd.source': options.source ?? '', 'ssd.normalization': JSON.stringify(result.config.normalization) });
+    return;
+  }
+  SSD.create(result.config, { weights: result.weights }).save(out, { half: options.half ?? false });
+}
+
+function summary(r: ImportResult, file: string, out: string): string {
+  const lines = [`${file}: ${r.source}${r.epoch !== undefined ? `, epoch ${r.epoch}` : ''}`];
+  if (r.source === 'vgg16') lines.push(`wrote ${out}: SSD300's VGG-16 base, ${r.weights.size} tensors (for ssd train --pretrained-base)`);
+  else {
+    const named = r.config.classNames.slice(1, 6).join(', ') + (r.config.classNames.length > 6 ? ', ...' : '');
+    lines.push(`wrote ${out}: SSD300, ${r.weights.size} tensors, ${r.config.classNames.length - 1} classes (${named}), priors '${r.priorsName}'`);
+  }
+  for (const u of r.unused) lines.push(`  not imported: ${u.name}: ${u.reason}`);
+  for (const n of r.notes) lines.push(`  note: ${n}`);
+  if (r.postprocess) {
+    lines.push(`  the source's own post-processing: --min-score ${r.postprocess.minScore} --max-overlap ${r.postprocess.maxOverlap} --top-k ${r.postprocess.topK}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,153 @@
+// `ssd train`: parses the flags and calls train() from src/train.
+import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
+import { UsageError, type Command } from './command.js';
+import { NonFiniteLossError, train, type TrainOptions } from '../train/trainer.js';
+import type { Metric } from '../eval/types.js';
+
+const flags: FlagSpec = {
+  data: { type: 'string', multiple: true },
+  split: { type: 'string' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+  init: { type: 'string' },
+  'pretrained-base': { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  'no-shuffle': { type: 'boolean' },
+  iterations: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  milestones: { type: 'string' },
+  warmup: { type: 'string' },
+  'clip-grad': { type: 'string' },
+  seed: { type: 'string' },
+  resume: { type: 'boolean' },
+  'eval-every': { type: 'string' },
+  'val-data': { type: 'string', multiple: true },
+  'val-split': { type: 'string' },
+  metric: { type: 'string' },
+  'save-every': { type: 'string' },
+  'skip-bad': { type: 'boolean' },
+  threads: { type: 'string' },
+  workers: { type: 'string' },
+};
+
+const help = `usage: ssd train --data <dir|json|yaml> --out runs/<name> [options]
+
+Trains an SSD detector as the SSD300 tutorial does (SGD, momentum 0.9, weight decay 5e-4, biases
+at 2x the rate, step decay by 10 at 80k and 100k of 120k iterations, scaled to the run).
+
+data and model
+  --data <path>           Pascal VOC root (repeat to join VOC07+12), COCO instances .json, or YOLO data.yaml
+  --split <name>          training split (default: VOC trainval, YOLO train)
+  --model <name>          ssd300 (default)
+  --init <file>           start from this model file's weights (same classes as the data)
+  --pretrained-base <f>   start the VGG-16 base from ImageNet weights (needs the torchvision import)
+  --skip-bad              skip samples with problems (missing image, bad box, ...) instead of stopping
+
+optimisation
+  --iterations <N>        optimisation steps (default 120000), or
+  --epochs <N>            passes over the training split
+  --batch <N>             images per step (default 8)
+  --lr <x>                base learning rate (default 1e-3; biases 2x)
+  --momentum <x>          default 0.9
+  --weight-decay <x>      default 5e-4
+  --milestones <a,b,..>   steps where the rate is divided by 10 (default: 2/3 and 5/6 of the run)
+  --warmup <N>            linear warm-up steps (default 0)
+  --clip-grad <x>         clip the global gradient norm to x (default: off)
+  --no-augment            no augmentation (resize and normalise only)
+  --no-shuffle            take batches in the split file's order
+  --seed <N>              seed of the initial weights, data order and augmentation (default 0)
+
+run folder, evaluation
+  --out <dir>             run folder: last.safetensors, best.safetensors, metrics.jsonl, report.html
+  --resume                continue the run in --out from last.safetensors, exactly
+  --save-every <N>        also checkpoint every N steps (default: at each epoch's end)
+  --eval-every <N>        evaluate every N epochs (default 0: never); keeps best.safetensors
+  --val-data <path>       validation data (default: --data)
+  --val-split <name>      validation split (default: VOC test, YOLO val)
+  --metric <m>            voc07 (default), voc or coco
+
+machine
+  --threads <N>           ONNX Runtime threads (default: all cores)
+  --workers <N>           data loader worker threads (default: min(4, cores))
+
+example
+  ssd train --data VOCdevkit/VOC2007 --data VOCdevkit/VOC2012 --out runs/voc --epochs 10 --batch 8 --eval-every 2`;
+
+function list(args: ReturnType<typeof parseVerbArgs>, flag: string): string[] | undefined {
+  const v = args.values[flag];
+  if (v === undefined) return undefined;
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+export const command: Command = {
+  name: 'train',
+  summary: 'train an SSD on a VOC, COCO or YOLO dataset',
+  help,
+  async run(argv: string[]): Promise<number> {
+    const args = parseVerbArgs('train', argv, flags);
+    if (args.positionals.length > 0) throw new UsageError(`ssd train: unexpected argument '${args.positionals[0]}' (see ssd train --help)`);
+    const out = stringFlag(args, 'out');
+    if (out === undefined) throw new UsageError('ssd train: --out <run folder> is required');
+    const resume = booleanFlag(args, 'resume');
+    const data = list(args, 'data');
+    if (!resume && data === undefined) throw new UsageError('ssd train: --data <dataset> is required');
+    if (stringFlag(args, 'pretrained-base') !== undefined) {
+      throw new UsageError('ssd train: --pretrained-base needs the VGG-16 import from src/io, which is not available in this build; use --init <model file>');
+    }
+    const v = (f: string) => stringFlag(args, f);
+    const opt = <T>(f: string, read: (s: string) => T): T | undefined => (v(f) === undefined ? undefined : read(v(f)!));
+    const metric = v('metric');
+    if (metric !== undefined && !['voc07', 'voc', 'coco'].includes(metric)) throw new UsageError(`ssd train: --metric must be voc07, voc or coco, got '${metric}'`);
+    if (v('iterations') !== undefined && v('epochs') !== undefined) throw new UsageError('ssd train: give --iterations or --epochs, not both');
+    const milestones = opt('milestones', (s) =>
+      s.split(',').map((m) => {
+        const n = Number(m.trim());
+        if (!Number.isInteger(n) || n < 0) throw new UsageError(`ssd train: --milestones must be whole step numbers separated by commas, got '${s}'`);
+        return n;
+      }),
+    );
+    const options: TrainOptions = {
+      data: data === undefined ? [] : data.length === 1 ? data[0]! : data,
+      split: v('split'),
+      out,
+      model: v('model'),
+      init: v('init'),
+      iterations: opt('iterations', (s) => intFlag('train', 'iterations', s, 0, 1)),
+      epochs: opt('epochs', (s) => intFlag('train', 'epochs', s, 0, 1)),
+      batch: opt('batch', (s) => intFlag('train', 'batch', s, 0, 1)),
+      lr: opt('lr', (s) => numberFlag('train', 'lr', s, 0, Number.MIN_VALUE)),
+      momentum: opt('momentum', (s) => numberFlag('train', 'momentum', s, 0, 0, 1)),
+      weightDecay: opt('weight-decay', (s) => numberFlag('train', 'weight-decay', s, 0, 0)),
+      milestones,
+      warmup: opt('warmup', (s) => intFlag('train', 'warmup', s, 0, 0)),
+      clipGradNorm: opt('clip-grad', (s) => numberFlag('train', 'clip-grad', s, 0, Number.MIN_VALUE)),
+      augment: !booleanFlag(args, 'no-augment'),
+      shuffle: !booleanFlag(args, 'no-shuffle'),
+      seed: opt('seed', (s) => intFlag('train', 'seed', s, 0, 0)),
+      evalEvery: opt('eval-every', (s) => intFlag('train', 'eval-every', s, 0, 0)),
+      valData: list(args, 'val-data'),
+      valSplit: v('val-split'),
+      metric: metric as Metric | undefined,
+      saveEvery: opt('save-every', (s) => intFlag('train', 'save-every', s, 0, 0)),
+      skipBad: booleanFlag(args, 'skip-bad'),
+      threads: opt('threads', (s) => intFlag('train', 'threads', s, 0, 1)),
+      workers: opt('workers', (s) => intFlag('train', 'workers', s, 0, 0)),
+      resume,
+    };
+    try {
+      const r = await train(options);
+      console.log(JSON.stringify({ run: r.runDir, steps: r.steps, final_loss: r.finalLoss, best: r.best ?? null, images_per_s: Number(r.imagesPerSecond.toFixed(3)) }));
+      return 0;
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) {
+        console.error(`ssd train: ${e.message}`);
+        return 3;
+      }
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,118 @@
+// Timing a model on this machine, the way ../bench's PyTorch anchor times its SSD300: inference per image at
+// batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
+// update) at a batch, fastest of the steps after the first; random weights, images and targets.
+import { createRequire } from 'node:module';
+import type { TensorData } from '../graph/index.js';
+import { InferenceRunner } from '../graph/index.js';
+import { TrainingSession } from '../graph/trainer.js';
+import { initWeights } from './layers.js';
+import { Rng } from './init.js';
+import { ssd300 } from './zoo.js';
+
+/** Options of {@link benchmarkModel}. */
+export interface BenchmarkOptions {
+  /** Architecture; only 'ssd300' today. */
+  model: string;
+  /** Training batch size. Default 8. */
+  batch?: number;
+  /** ONNX Runtime intra-op threads. Default: all cores. */
+  threads?: number;
+  /** Training steps to run, the first being warm-up (at least 2). Default 3. */
+  steps?: number;
+  /** Timed inference runs after one warm-up. Default 5. */
+  inferenceRuns?: number;
+}
+
+/** What {@link benchmarkModel} measured. Times in seconds, memory in MB (2^20 bytes). */
+export interface BenchmarkResult {
+  model: string;
+  batch: number;
+  threads: number | null;
+  parameters: number;
+  onnxruntime: string;
+  node: string;
+  inference_s_per_image: number;
+  train_step_s: number;
+  /** Every training step's time, the first included. */
+  train_step_times_s: number[];
+  inference_setup_s: number;
+  train_setup_s: number;
+  peak_rss_mb: number;
+}
+
+/** Standard normal samples (Box-Muller) from a seeded PRNG. */
+function normal(n: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
+    const t = 2 * Math.PI * rng.next();
+    out[i] = r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+
+const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
+
+/** Times inference and training of a freshly initialised model. */
+export async function benchmarkModel(options: BenchmarkOptions): Promise<BenchmarkResult> {
+  if (options.model !== 'ssd300') throw new Error(`benchmark: unknown model '${options.model}'; known: ssd300`);
+  const batch = options.batch ?? 8;
+  const steps = Math.max(2, options.steps ?? 3);
+  const runs = options.inferenceRuns ?? 5;
+  const runtime = options.threads === undefined ? {} : { threads: options.threads };
+  const nClasses = 21;
+  const net = ssd300(nClasses);
+  const weights = initWeights(net.parameters(), 0);
+  const rng = new Rng(1);
+  const { width, height } = net.inputSize;
+  const P = net.priorCount;
+
+  // Inference, batch 1.
+  let t0 = process.hrtime.bigint();
+  const runner = await InferenceRunner.create(net.forwardGraph(weights, { batch: 1 }).graph, weights, runtime);
+  const inferenceSetup = seconds(t0);
+  const one: TensorData = { data: normal(3 * height * width, rng), dims: [1, 3, height, width], dtype: 'float32' };
+  await runner.run({ images: one });
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) await runner.run({ images: one });
+  const inference = seconds(t0) / runs;
+  await runner.release();
+
+  // Training steps at `batch`: every 300th prior holds an object of a random class, offsets random.
+  const classes = new BigInt64Array(batch * P);
+  for (let i = 0; i < batch; i++) for (let p = 0; p < P; p += 300) classes[i * P + p] = BigInt(1 + Math.floor(rng.next() * (nClasses - 1)));
+  const feeds: Record<string, TensorData> = {
+    images: { data: normal(batch * 3 * height * width, rng), dims: [batch, 3, height, width], dtype: 'float32' },
+    true_classes: { data: classes, dims: [batch, P], dtype: 'int64' },
+    true_offsets: { data: normal(batch * P * 4, rng), dims: [batch, P, 4], dtype: 'float32' },
+  };
+  t0 = process.hrtime.bigint();
+  const { graph, terms } = net.lossGraph(weights, { batch });
+  const session = await TrainingSession.create(graph, terms.loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
+  const trainSetup = seconds(t0);
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    t0 = process.hrtime.bigint();
+    const losses = await session.step(feeds, 1e-3);
+    times.push(seconds(t0));
+    if (!Number.isFinite(losses.loss)) throw new Error(`benchmark: training step ${i} gave loss ${losses.loss}`);
+  }
+  await session.release?.();
+
+  const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  return {
+    model: options.model,
+    batch,
+    threads: options.threads ?? null,
+    parameters: net.parameters().reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0),
+    onnxruntime: ortVersion,
+    node: process.versions.node,
+    inference_s_per_image: inference,
+    train_step_s: Math.min(...times.slice(1)),
+    train_step_times_s: times,
+    inference_setup_s: inferenceSetup,
+    train_setup_s: trainSetup,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
+}

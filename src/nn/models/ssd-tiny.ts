@@ -1,0 +1,102 @@
+// ssd-tiny: an SSD small enough to train on a laptop CPU in minutes. A plain stack of conv + batch norm + ReLU
+// stages (stride 2 each, VGG-like but narrow), two extra stages, and SSD's 3x3 prediction convs on four maps.
+// At the default 160 px input: maps 20, 10, 5 and 3 with 4 priors per position, 2136 priors.
+import type { Tensor } from '../../graph/index.js';
+import type { PriorConfig } from '../../boxes/priors.js';
+import { priorsPerLocation } from '../../boxes/priors.js';
+import { SSDHead } from '../heads.js';
+import type { BuildContext, ParameterSpec } from '../layers.js';
+import type { Backbone, FeatureMapInfo } from '../ssd.js';
+import { ConvBnAct, type NormState } from './blocks.js';
+import { newNormState, ZooNetwork } from './network.js';
+
+/** Options of {@link ssdTiny}. */
+export interface SsdTinyOptions {
+  /** Input side in pixels, a multiple of 32 from 96. Default 160. */
+  inputSize?: number;
+  /** Channel multiplier of every layer (base widths 16, 32, 64, 128). Default 1. */
+  width?: number;
+  /** Prior config; default {@link ssdTinyPriors} for the input size. */
+  priors?: PriorConfig;
+}
+
+/** Side of each feature map for an input of `size` px: size/8, size/16, size/32, then 3x3 (or 1x1 when size/32 < 3). */
+export function ssdTinyMapSizes(size: number): number[] {
+  const s32 = size / 32;
+  return [size / 8, size / 16, s32, s32 >= 3 ? s32 - 2 : 1];
+}
+
+/**
+ * The priors of ssd-tiny: scales 0.1, 0.2, 0.375, 0.55 (extra square prior up to 0.75), aspect ratios 1, 2, 1/2
+ * on every map (4 priors per position). The shapes data set's objects span 0.1 to 0.45 of the image side.
+ */
+export function ssdTinyPriors(inputSize = 160): PriorConfig {
+  return {
+    featureMapSizes: ssdTinyMapSizes(inputSize),
+    scales: [0.1, 0.2, 0.375, 0.55],
+    aspectRatios: [[1, 2, 0.5], [1, 2, 0.5], [1, 2, 0.5], [1, 2, 0.5]],
+    extraPrior: true,
+    clip: true,
+    lastExtraScale: 0.75,
+  };
+}
+
+/** The ssd-tiny feature extractor: five conv-BN-ReLU stages to 1/32, then two extra stages. */
+export class TinyBackbone implements Backbone {
+  readonly stages: ConvBnAct[][];
+  readonly maps: readonly FeatureMapInfo[];
+  /** After which stage each feature map is taken. */
+  private readonly tapAfter: number[];
+
+  constructor(state: NormState, inputSize: number, width = 1) {
+    const c = (n: number): number => Math.max(8, Math.round(n * width));
+    const cbr = (name: string, cin: number, cout: number, kernel: number, stride = 1, pad?: number): ConvBnAct =>
+      new ConvBnAct(`backbone.${name}`, cin, cout, state, { kernel, stride, pad });
+    this.stages = [
+      [cbr('stem', 3, c(16), 3, 2)], // 1/2
+      [cbr('conv2_1', c(16), c(32), 3, 2), cbr('conv2_2', c(32), c(32), 3)], // 1/4
+      [cbr('conv3_1', c(32), c(64), 3, 2), cbr('conv3_2', c(64), c(64), 3)], // 1/8: map 0
+      [cbr('conv4_1', c(64), c(128), 3, 2), cbr('conv4_2', c(128), c(128), 3)], // 1/16: map 1
+      [cbr('conv5_1', c(128), c(64), 1), cbr('conv5_2', c(64), c(128), 3, 2)], // 1/32: map 2
+    ];
+    const last = inputSize / 32 >= 3;
+    // 3x3 without padding (5 -> 3), as SSD300's conv10_2; a 1x1 map comes from a full-size kernel.
+    this.stages.push([cbr('conv6_1', c(128), c(64), 1), last ? cbr('conv6_2', c(64), c(128), 3, 1, 0) : cbr('conv6_2', c(64), c(128), inputSize / 32, 1, 0)]);
+    this.tapAfter = [2, 3, 4, 5];
+    this.maps = [
+      { name: 'conv3_2', channels: c(64) },
+      { name: 'conv4_2', channels: c(128) },
+      { name: 'conv5_2', channels: c(128) },
+      { name: 'conv6_2', channels: c(128) },
+    ];
+  }
+
+  parameters(): ParameterSpec[] {
+    return this.stages.flat().flatMap((l) => l.parameters());
+  }
+
+  build(ctx: BuildContext, images: Tensor): Tensor[] {
+    const out: Tensor[] = [];
+    let x = images;
+    this.stages.forEach((stage, i) => {
+      for (const layer of stage) x = layer.build(ctx, x);
+      if (this.tapAfter.includes(i)) out.push(x);
+    });
+    return out;
+  }
+}
+
+/**
+ * ssd-tiny for `nClasses` classes (background included): {@link TinyBackbone} at `inputSize` (default 160),
+ * SSD's 3x3 prediction head, {@link ssdTinyPriors}. About 0.6 M parameters and 0.1 GMAC at 160 px.
+ */
+export function ssdTiny(nClasses: number, options: SsdTinyOptions = {}): ZooNetwork {
+  const size = options.inputSize ?? 160;
+  if (!Number.isInteger(size) || size < 96 || size % 32 !== 0) throw new Error(`ssd-tiny: inputSize must be a multiple of 32 from 96, got ${size}`);
+  const priors = options.priors ?? ssdTinyPriors(size);
+  const norm = newNormState();
+  const backbone = new TinyBackbone(norm, size, options.width ?? 1);
+  const per = priorsPerLocation(priors);
+  const head = new SSDHead(backbone.maps.map((m, i) => ({ name: m.name, channels: m.channels, priorsPerPosition: per[i] ?? 0 })), nClasses, 'head');
+  return new ZooNetwork({ architecture: 'ssd-tiny', backbone, head, priors, inputSize: { width: size, height: size }, norm });
+}
