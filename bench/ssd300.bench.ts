@@ -6,7 +6,7 @@
 // Env: SSD_PYTORCH_BENCH (path of the anchor script), SSD_PYTHON (default /usr/bin/python3).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ if (values.ours) {
     if (!line) throw new Error(`${what} printed no JSON:\n${stdout}`);
     return JSON.parse(line) as Record<string, unknown>;
   };
+  const loadBefore = loadavg()[0];
   const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
   const anchor = process.env.SSD_PYTORCH_BENCH ?? join(root, '..', 'shared', 'bench', 'pytorch_ssd300_bench.py');
   let pytorch: Record<string, unknown> | { error: string };
@@ -44,6 +45,8 @@ if (values.ours) {
       bench: 'ssd300',
       batch: Number(batch),
       threads: Number(threads),
+      // Other work on the machine skews both sides: the 1-minute load average before and after the runs.
+      load_average: [loadBefore, loadavg()[0]],
       ours,
       pytorch,
       ratio: {

@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 import torch
 import torch.nn as nn
+import torch.nn.backends.thnn
 import torchvision
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'torch')
@@ -161,7 +162,20 @@ for p in ssd.parameters():
     p.grad = torch.zeros_like(p)
 optimizer.step()
 checkpoint = {'epoch': 12, 'model': ssd, 'optimizer': optimizer}
+
+
+class ThnnBackend:
+    """PyTorch 0.4, which the tutorial used, kept `_backend` on every module, pickled as a call to this function."""
+
+    def __reduce__(self):
+        return (torch.nn.backends.thnn._get_thnn_function_backend, ())
+
+
+for m in ssd.modules():
+    m._backend = ThnnBackend()
 save(checkpoint, 'tutorial_checkpoint_legacy.pth.tar', legacy=True)
+for m in ssd.modules():
+    del m._backend
 save(checkpoint, 'tutorial_checkpoint_zip.pth.tar')
 # A plain state_dict with the reference names, in both formats.
 save(ssd.state_dict(), 'ssd300_state_dict_zip.pth')
@@ -233,8 +247,9 @@ def deflated(obj, name):
     torch.save(obj, buf)
     src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
     with zipfile.ZipFile(path(name), 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+        for info in src.infolist():  # fixed timestamps keep the file the same from run to run
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+                         compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
 
 
 def constants(state_dict):
@@ -302,65 +317,88 @@ with zipfile.ZipFile(path('truncated_storage_zip.pth'), 'w', zipfile.ZIP_STORED)
         data = src.read(info.filename)
         if info.filename.endswith('/data/1'):
             data = data[:100]  # 25 of b's 64 floats
-        dst.writestr(info.filename, data)
+        dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), data)
 
 # ---- 6. The torchvision -> ssd-ts name mapping (src/io/import.ts, restated) checked on the real network --------
 # torchvision's ssd300_vgg16 and the tutorial's SSD300 forward pass, written out with F.conv2d on the mapped
 # weights, must give the same head outputs on the same input.
-def check_torchvision_mapping():
+def torchvision_to_ours():
+    names = {}
+
+    def conv(a, b):
+        names[a + '.weight'] = b + '.weight'
+        names[a + '.bias'] = b + '.bias'
+
+    base = ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2', 'conv3_1', 'conv3_2', 'conv3_3', 'conv4_1', 'conv4_2', 'conv4_3']
+    for idx, n in zip([0, 2, 5, 7, 10, 12, 14, 17, 19, 21], base):
+        conv('backbone.features.%d' % idx, 'base.' + n)
+    for idx, n in zip([1, 3, 5], ['conv5_1', 'conv5_2', 'conv5_3']):
+        conv('backbone.extra.0.%d' % idx, 'base.' + n)
+    conv('backbone.extra.0.7.1', 'base.conv6')
+    conv('backbone.extra.0.7.3', 'base.conv7')
+    for b in range(1, 5):
+        conv('backbone.extra.%d.0' % b, 'aux_convs.conv%d_1' % (b + 7))
+        conv('backbone.extra.%d.2' % b, 'aux_convs.conv%d_2' % (b + 7))
+    for k, m in enumerate(MAPS):
+        conv('head.regression_head.module_list.%d' % k, 'pred_convs.loc_' + m)
+        conv('head.classification_head.module_list.%d' % k, 'pred_convs.cl_' + m)
+    return names
+
+
+MAPS = ['conv4_3', 'conv7', 'conv8_2', 'conv9_2', 'conv10_2', 'conv11_2']
+
+
+def tutorial_forward(W, x, n_classes):
+    """The tutorial's SSD300 forward pass on a dict of our parameter names."""
     import torch.nn.functional as F
+
+    def conv(x, name, relu=True, **kw):
+        y = F.conv2d(x, W[name + '.weight'], W[name + '.bias'], **kw)
+        return F.relu(y) if relu else y
+
+    pools = {'conv1_2': dict(kernel_size=2, stride=2), 'conv2_2': dict(kernel_size=2, stride=2),
+             'conv3_3': dict(kernel_size=2, stride=2, ceil_mode=True), 'conv4_3': dict(kernel_size=2, stride=2),
+             'conv5_3': dict(kernel_size=3, stride=1, padding=1)}
+    for name in ['conv1_1', 'conv1_2', 'conv2_1', 'conv2_2', 'conv3_1', 'conv3_2', 'conv3_3', 'conv4_1', 'conv4_2', 'conv4_3',
+                 'conv5_1', 'conv5_2', 'conv5_3']:
+        x = conv(x, 'base.' + name, padding=1)
+        if name == 'conv4_3':
+            conv4_3 = x
+        if name in pools:
+            x = F.max_pool2d(x, **pools[name])
+    x = conv(x, 'base.conv6', padding=6, dilation=6)
+    feats = [conv4_3 / conv4_3.pow(2).sum(1, keepdim=True).sqrt() * W['rescale_factors'], conv(x, 'base.conv7')]
+    x = feats[-1]
+    for n, (stride, pad) in zip(range(8, 12), [(2, 1), (2, 1), (1, 0), (1, 0)]):
+        x = conv(x, 'aux_convs.conv%d_1' % n)
+        x = conv(x, 'aux_convs.conv%d_2' % n, stride=stride, padding=pad)
+        feats.append(x)
+    locs, scores = [], []
+    for f, m in zip(feats, MAPS):
+        locs.append(conv(f, 'pred_convs.loc_' + m, relu=False, padding=1).permute(0, 2, 3, 1).reshape(x.size(0), -1, 4))
+        scores.append(conv(f, 'pred_convs.cl_' + m, relu=False, padding=1).permute(0, 2, 3, 1).reshape(x.size(0), -1, n_classes))
+    return torch.cat(locs, 1), torch.cat(scores, 1)
+
+
+def check_torchvision_mapping():
     torch.manual_seed(0)
     tv = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None, num_classes=5).eval()
     sd = tv.state_dict()
-    # our mapping, re-stated
-    m = {}
-    def conv(a, b):
-        m[a + '.weight'] = b + '.weight'; m[a + '.bias'] = b + '.bias'
-    base = ['conv1_1','conv1_2','conv2_1','conv2_2','conv3_1','conv3_2','conv3_3','conv4_1','conv4_2','conv4_3']
-    for idx, n in zip([0,2,5,7,10,12,14,17,19,21], base): conv('backbone.features.%d' % idx, 'base.' + n)
-    for idx, n in zip([1,3,5], ['conv5_1','conv5_2','conv5_3']): conv('backbone.extra.0.%d' % idx, 'base.' + n)
-    conv('backbone.extra.0.7.1', 'base.conv6'); conv('backbone.extra.0.7.3', 'base.conv7')
-    for b in range(1,5):
-        conv('backbone.extra.%d.0' % b, 'aux_convs.conv%d_1' % (b+7)); conv('backbone.extra.%d.2' % b, 'aux_convs.conv%d_2' % (b+7))
-    maps = ['conv4_3','conv7','conv8_2','conv9_2','conv10_2','conv11_2']
-    for k, mp in enumerate(maps):
-        conv('head.regression_head.module_list.%d' % k, 'pred_convs.loc_' + mp); conv('head.classification_head.module_list.%d' % k, 'pred_convs.cl_' + mp)
-    W = {m[k]: v for k, v in sd.items() if k in m}
-    W['rescale_factors'] = sd['backbone.scale_weight'].view(1, -1, 1, 1)
-    # randomise biases so they matter
-    for k in W:
-        if k.endswith('.bias'): W[k] = torch.randn_like(W[k]) * 0.1
-    for k, v in W.items():
-        for tk, ok in m.items():
-            if ok == k: sd[tk] = v
+    for k in sd:
+        if k.endswith('.bias'):  # torchvision initialises biases to 0; make them count
+            sd[k] = torch.randn_like(sd[k]) * 0.1
     tv.load_state_dict(sd)
-    c = lambda x, n, **kw: F.conv2d(x, W[n + '.weight'], W[n + '.bias'], **kw)
-    def tutorial(x):
-        r = F.relu
-        x = r(c(x,'base.conv1_1',padding=1)); x = r(c(x,'base.conv1_2',padding=1)); x = F.max_pool2d(x,2,2)
-        x = r(c(x,'base.conv2_1',padding=1)); x = r(c(x,'base.conv2_2',padding=1)); x = F.max_pool2d(x,2,2)
-        x = r(c(x,'base.conv3_1',padding=1)); x = r(c(x,'base.conv3_2',padding=1)); x = r(c(x,'base.conv3_3',padding=1)); x = F.max_pool2d(x,2,2,ceil_mode=True)
-        x = r(c(x,'base.conv4_1',padding=1)); x = r(c(x,'base.conv4_2',padding=1)); x = r(c(x,'base.conv4_3',padding=1)); f43 = x; x = F.max_pool2d(x,2,2)
-        x = r(c(x,'base.conv5_1',padding=1)); x = r(c(x,'base.conv5_2',padding=1)); x = r(c(x,'base.conv5_3',padding=1)); x = F.max_pool2d(x,3,1,padding=1)
-        x = r(c(x,'base.conv6',padding=6,dilation=6)); f7 = r(c(x,'base.conv7'))
-        f43 = f43 / f43.pow(2).sum(1, keepdim=True).sqrt() * W['rescale_factors']
-        x = r(c(f7,'aux_convs.conv8_1')); f8 = r(c(x,'aux_convs.conv8_2',stride=2,padding=1))
-        x = r(c(f8,'aux_convs.conv9_1')); f9 = r(c(x,'aux_convs.conv9_2',stride=2,padding=1))
-        x = r(c(f9,'aux_convs.conv10_1')); f10 = r(c(x,'aux_convs.conv10_2'))
-        x = r(c(f10,'aux_convs.conv11_1')); f11 = r(c(x,'aux_convs.conv11_2'))
-        locs, cls = [], []
-        for f, mp in zip([f43,f7,f8,f9,f10,f11], maps):
-            l = c(f,'pred_convs.loc_'+mp,padding=1); locs.append(l.permute(0,2,3,1).reshape(x.size(0),-1,4))
-            s = c(f,'pred_convs.cl_'+mp,padding=1); cls.append(s.permute(0,2,3,1).reshape(x.size(0),-1,5))
-        return torch.cat(locs,1), torch.cat(cls,1)
-    x = torch.randn(2,3,300,300)
+    names = torchvision_to_ours()
+    W = {names[k]: v for k, v in sd.items() if k in names}
+    W['rescale_factors'] = sd['backbone.scale_weight'].view(1, -1, 1, 1)
+    assert len(W) == 71
+    x = torch.randn(2, 3, 300, 300)
     with torch.no_grad():
-        feats = tv.backbone(x)
-        head = tv.head(list(feats.values()))
-        l, s = tutorial(x)
-    assert l.shape == head['bbox_regression'].shape == (2, 8732, 4)
-    dl = (l - head['bbox_regression']).abs().max().item()
-    ds = (s - head['cls_logits']).abs().max().item()
+        head = tv.head(list(tv.backbone(x).values()))
+        locs, scores = tutorial_forward(W, x, 5)
+    assert locs.shape == head['bbox_regression'].shape == (2, 8732, 4)
+    dl = (locs - head['bbox_regression']).abs().max().item()
+    ds = (scores - head['cls_logits']).abs().max().item()
     assert dl < 1e-4 and ds < 1e-4, (dl, ds)
     print('torchvision ssd300_vgg16 == tutorial SSD300 with the mapped weights: max |diff| locs %.1e, scores %.1e' % (dl, ds))
 

@@ -5,7 +5,7 @@ import { expNonPositive } from './exp.js';
 import { nmsSorted, sortByScoreDesc } from './nms.js';
 
 /** Options of {@link DetectionPostprocessor.run}. */
-export interface DetectOptions {
+export interface PostprocessOptions {
   /** Keep a class's box only when its score is above this. Default 0.01 (evaluation setting; 0.2 for display). */
   minScore?: number;
   /** Within a class, drop a box whose IoU with a kept higher-scored box is above this. Default 0.45. */
@@ -19,7 +19,7 @@ export interface DetectOptions {
 }
 
 /** The detections of one image, sorted by decreasing score. */
-export interface Detections {
+export interface DetectionArrays {
   /** `[xmin, ymin, xmax, ymax]` rows (length 4 * count), fractions of the image, not clipped to [0, 1]. */
   boxes: Float32Array;
   /** Class per detection (length count), 1..nClasses-1. */
@@ -65,7 +65,7 @@ export class DetectionPostprocessor {
    * @param locs predicted offsets `[g_cx, g_cy, g_w, g_h]` per prior (length 4 * priorCount)
    * @param scores class scores per prior, row-major (length priorCount * nClasses, class 0 = background)
    */
-  run(locs: Float32Array, scores: Float32Array, options: DetectOptions = {}): Detections {
+  run(locs: Float32Array, scores: Float32Array, options: PostprocessOptions = {}): DetectionArrays {
     const nPriors = this.coder.priorCount;
     const minScore = Math.fround(options.minScore ?? 0.01);
     const maxOverlap = options.maxOverlap ?? 0.45;
@@ -107,13 +107,13 @@ export class DetectionPostprocessor {
   }
 
   /** {@link run} for a batch: `locs` (batch x priorCount x 4) and `scores` (batch x priorCount x nClasses). */
-  runBatch(locs: Float32Array, scores: Float32Array, batchSize: number, options: DetectOptions = {}): Detections[] {
+  runBatch(locs: Float32Array, scores: Float32Array, batchSize: number, options: PostprocessOptions = {}): DetectionArrays[] {
     const nPriors = this.coder.priorCount;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`detect: batchSize ${batchSize} must be an integer >= 1`);
     if (locs.length !== batchSize * 4 * nPriors) throw new Error(`detect: locs has length ${locs.length}, need ${batchSize} x ${nPriors} x 4`);
     const perImage = scores.length / batchSize;
     if (!Number.isInteger(perImage)) throw new Error(`detect: scores length ${scores.length} is not a multiple of batch size ${batchSize}`);
-    const out: Detections[] = [];
+    const out: DetectionArrays[] = [];
     for (let i = 0; i < batchSize; i++) {
       out.push(this.run(locs.subarray(i * 4 * nPriors, (i + 1) * 4 * nPriors), scores.subarray(i * perImage, (i + 1) * perImage), options));
     }
@@ -276,6 +276,6 @@ function heapReplaceMin(h: Float32Array, size: number, v: number): void {
  * One-off detection for one image: builds a {@link DetectionPostprocessor} for `coder` and runs it.
  * Prefer keeping a DetectionPostprocessor when processing many images (it reuses its buffers).
  */
-export function detectObjects(coder: BoxCoder, locs: Float32Array, scores: Float32Array, options: DetectOptions = {}): Detections {
+export function detectObjects(coder: BoxCoder, locs: Float32Array, scores: Float32Array, options: PostprocessOptions = {}): DetectionArrays {
   return new DetectionPostprocessor(coder).run(locs, scores, options);
 }

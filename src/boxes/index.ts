@@ -9,6 +9,6 @@ export { Matcher } from './match.js';
 export type { MatcherOptions, MatchResult, MatchOutput } from './match.js';
 export { nms, nmsSorted, sortByScoreDesc } from './nms.js';
 export { DetectionPostprocessor, detectObjects } from './detect.js';
-export type { DetectOptions, Detections } from './detect.js';
+export type { PostprocessOptions, DetectionArrays } from './detect.js';
 export { validateBoxesXy, validateBoxesCxcy, validateLabels } from './validate.js';
 export type { BoxCheckOptions } from './validate.js';

@@ -6,8 +6,8 @@ const bits = new Uint32Array(1);
 const bitsAsFloat = new Float32Array(bits.buffer);
 
 /**
- * Sorts `idx[0..n)` (indices into `scores`) by decreasing score; equal scores keep increasing index
- * order. `keys` is scratch of length >= n. Scores in [0, 1] (probabilities) take a fast path: the
+ * Sorts `idx[0..n)` (indices into `scores`) by decreasing score, stably: equal scores keep their
+ * order in `idx`. `keys` is scratch of length >= n. Scores in [0, 1] (probabilities) take a fast path: the
  * float32 bit pattern and the position are packed into one float64 key and sorted natively.
  */
 export function sortByScoreDesc(scores: Float32Array, idx: Int32Array, n: number, keys: Float64Array): void {
@@ -19,7 +19,7 @@ export function sortByScoreDesc(scores: Float32Array, idx: Int32Array, n: number
     if (!(s >= 0 && s <= 1)) fast = false;
   }
   if (!fast) {
-    const sorted = Array.from(idx.subarray(0, n)).sort((a, b) => scores[b] - scores[a] || a - b);
+    const sorted = Array.from(idx.subarray(0, n)).sort((a, b) => scores[b] - scores[a]); // stable
     idx.set(sorted);
     return;
   }

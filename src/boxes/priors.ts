@@ -19,6 +19,11 @@ export interface PriorConfig {
   /** Clamp every [cx, cy, w, h] value to [0, 1] after generation (as the SSD300 tutorial does). */
   clip: boolean;
   /**
+   * Whether `clip` also clamps the centres. Default: the same as `clip`. torchvision clamps only
+   * widths and heights, so its 10x10 map keeps centres at 1.0133 (step 32/300).
+   */
+  clipCenters?: boolean;
+  /**
    * Distance between neighbouring prior centres per map, as a fraction of the image side.
    * Default: 1 / featureMapSizes[k] (centres at (j + 0.5) / size). Caffe-style configs use
    * e.g. 8/300, 16/300, ... here.
@@ -91,6 +96,7 @@ export function generatePriors(config: PriorConfig): Float32Array {
   const { featureMapSizes, scales, aspectRatios, steps, clip, extraPrior } = config;
   const lastExtra = config.lastExtraScale ?? 1;
   const clamp = (v: number): number => (clip ? Math.min(1, Math.max(0, v)) : v);
+  const clampCentre = (config.clipCenters ?? clip) ? clamp : (v: number): number => v;
   let o = 0;
   for (let k = 0; k < featureMapSizes.length; k++) {
     const size = featureMapSizes[k];
@@ -98,8 +104,8 @@ export function generatePriors(config: PriorConfig): Float32Array {
     const extra = k + 1 < featureMapSizes.length ? Math.sqrt(s * scales[k + 1]) : lastExtra;
     for (let i = 0; i < size; i++) {
       for (let j = 0; j < size; j++) {
-        const cx = clamp(steps ? (j + 0.5) * steps[k] : (j + 0.5) / size);
-        const cy = clamp(steps ? (i + 0.5) * steps[k] : (i + 0.5) / size);
+        const cx = clampCentre(steps ? (j + 0.5) * steps[k] : (j + 0.5) / size);
+        const cy = clampCentre(steps ? (i + 0.5) * steps[k] : (i + 0.5) / size);
         for (const r of aspectRatios[k]) {
           const sr = Math.sqrt(r);
           out[o++] = cx;

@@ -6,9 +6,7 @@ import { UsageError, type Command } from './command.js';
 import { detectFormat, loadDataset } from '../data/dataset.js';
 import { formatEvaluation } from '../eval/format.js';
 import type { Evaluation, Metric } from '../eval/types.js';
-import { readSafetensors } from '../io/safetensors.js';
-import { validateConfig } from '../nn/config.js';
-import { SSD } from '../nn/model.js';
+import { predictor, readModelFile } from '../train/model.js';
 import { evaluateModel, evaluateResults, evaluationJson, readCocoResults } from '../train/evaluate.js';
 
 const flags: FlagSpec = {
@@ -54,27 +52,6 @@ function defaultEvalSplit(path: string): string | undefined {
   return undefined;
 }
 
-/** A model file, or a checkpoint (its optimizer tensors and training metadata are left out). */
-function loadModel(path: string, threads: number | undefined): SSD {
-  const file = readSafetensors(path);
-  const text = file.metadata['ssd.config'];
-  if (text === undefined) throw new Error(`${path}: not an ssd-ts model file or checkpoint (no 'ssd.config' in the metadata)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: metadata 'ssd.config' is not JSON: ${(e as Error).message}`);
-  }
-  const config = validateConfig(parsed, `${path}: model config`);
-  const weights = new Map<string, Float32Array>();
-  for (const [name, t] of file.tensors) {
-    if (name.startsWith('optimizer/')) continue;
-    if (t.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' is ${t.dtype}; weights must be floating point`);
-    weights.set(name, t.data);
-  }
-  return SSD.create(config, { weights, threads });
-}
-
 export const command: Command = {
   name: 'eval',
   summary: 'measure mAP (VOC07, VOC, COCO) of a model or of detections on a dataset',
@@ -102,7 +79,8 @@ export const command: Command = {
     if (detections !== undefined) {
       evaluation = evaluateResults(readCocoResults(detections, dataset), dataset, metric);
     } else {
-      const model = loadModel(weights!, threads);
+      const file = readModelFile(weights!);
+      const model = predictor(file.config, file.weights, threads);
       try {
         const tty = process.stderr.isTTY;
         const r = await evaluateModel(model, dataset, {

@@ -65,8 +65,8 @@ export const command: Command = {
     const threadsFlag = stringFlag(args, 'threads');
     const threads = threadsFlag === undefined ? undefined : intFlag('serve', 'threads', threadsFlag, 0, 1, 1024);
 
-    const model = await SSD.load(weights, threads === undefined ? {} : { threads });
-    const { server, url } = await serve(model, { port, host, defaults, maxBatch, maxWaitMs, maxBodyBytes });
+    const model = await SSD.load(weights);
+    const { server, url } = await serve(model, { port, host, defaults, maxBatch, maxWaitMs, maxBodyBytes, ...(threads === undefined ? {} : { threads }) });
     console.error(`ssd serve: ${model.config.architecture} (${model.classNames.length - 1} classes) at ${url}/  (POST ${url}/v1/detect; Ctrl-C stops)`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

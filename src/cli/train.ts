@@ -11,6 +11,8 @@ const flags: FlagSpec = {
   out: { type: 'string' },
   init: { type: 'string' },
   'pretrained-base': { type: 'string' },
+  'input-size': { type: 'string' },
+  width: { type: 'string' },
   'no-augment': { type: 'boolean' },
   'no-shuffle': { type: 'boolean' },
   iterations: { type: 'string' },
@@ -42,9 +44,12 @@ at 2x the rate, step decay by 10 at 80k and 100k of 120k iterations, scaled to t
 data and model
   --data <path>           Pascal VOC root (repeat to join VOC07+12), COCO instances .json, or YOLO data.yaml
   --split <name>          training split (default: VOC trainval, YOLO train)
-  --model <name>          ssd300 (default)
+  --model <name>          ssd300 (default) or ssd-tiny (small, trains on a CPU in minutes)
+  --input-size <px>       input side for models that take several (ssd-tiny: multiple of 32 from 96; default 160)
+  --width <x>             channel width multiplier (ssd-tiny; default 1)
   --init <file>           start from this model file's weights (same classes as the data)
-  --pretrained-base <f>   start the VGG-16 base from ImageNet weights (needs the torchvision import)
+  --pretrained-base <f>   start SSD300's VGG-16 base from ImageNet weights: torchvision's vgg16 .pth
+                          or a file from 'ssd import --from vgg16' (the tutorial's start)
   --skip-bad              skip samples with problems (missing image, bad box, ...) instead of stopping
 
 optimisation
@@ -95,9 +100,7 @@ export const command: Command = {
     const resume = booleanFlag(args, 'resume');
     const data = list(args, 'data');
     if (!resume && data === undefined) throw new UsageError('ssd train: --data <dataset> is required');
-    if (stringFlag(args, 'pretrained-base') !== undefined) {
-      throw new UsageError('ssd train: --pretrained-base needs the VGG-16 import from src/io, which is not available in this build; use --init <model file>');
-    }
+    if (stringFlag(args, 'pretrained-base') !== undefined && stringFlag(args, 'init') !== undefined) throw new UsageError('ssd train: give --init or --pretrained-base, not both');
     const v = (f: string) => stringFlag(args, f);
     const opt = <T>(f: string, read: (s: string) => T): T | undefined => (v(f) === undefined ? undefined : read(v(f)!));
     const metric = v('metric');
@@ -116,6 +119,9 @@ export const command: Command = {
       out,
       model: v('model'),
       init: v('init'),
+      pretrainedBase: v('pretrained-base'),
+      inputSize: opt('input-size', (s) => intFlag('train', 'input-size', s, 0, 32)),
+      width: opt('width', (s) => numberFlag('train', 'width', s, 0, Number.MIN_VALUE)),
       iterations: opt('iterations', (s) => intFlag('train', 'iterations', s, 0, 1)),
       epochs: opt('epochs', (s) => intFlag('train', 'epochs', s, 0, 1)),
       batch: opt('batch', (s) => intFlag('train', 'batch', s, 0, 1)),

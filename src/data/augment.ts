@@ -86,7 +86,8 @@ export function toPlanar(image: DecodedImage, out?: Float32Array): PlanarImage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Photometric distortions (torchvision's adjust_* on float images, clamped to 0..1), in place
+// Photometric distortions (torchvision's adjust_* on float images, clamped to 0..1), in place.
+// Gray is torchvision's rgb_to_grayscale: 0.2989 R + 0.587 G + 0.114 B.
 
 const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 
@@ -100,7 +101,7 @@ export function adjustBrightness(img: PlanarImage, factor: number): void {
 export function adjustContrast(img: PlanarImage, factor: number): void {
   const d = img.data, n = img.width * img.height;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += 0.299 * d[i] + 0.587 * d[n + i] + 0.114 * d[2 * n + i];
+  for (let i = 0; i < n; i++) sum += 0.2989 * d[i] + 0.587 * d[n + i] + 0.114 * d[2 * n + i];
   const m = (1 - factor) * (sum / n);
   for (let i = 0; i < 3 * n; i++) d[i] = clamp01(factor * d[i] + m);
 }
@@ -109,7 +110,7 @@ export function adjustContrast(img: PlanarImage, factor: number): void {
 export function adjustSaturation(img: PlanarImage, factor: number): void {
   const d = img.data, n = img.width * img.height, g = 1 - factor;
   for (let i = 0; i < n; i++) {
-    const gray = g * (0.299 * d[i] + 0.587 * d[n + i] + 0.114 * d[2 * n + i]);
+    const gray = g * (0.2989 * d[i] + 0.587 * d[n + i] + 0.114 * d[2 * n + i]);
     d[i] = clamp01(factor * d[i] + gray);
     d[n + i] = clamp01(factor * d[n + i] + gray);
     d[2 * n + i] = clamp01(factor * d[2 * n + i] + gray);
@@ -342,11 +343,13 @@ let scratch = new Float32Array(0);
 /**
  * Resamples `window` of the canvas holding `src` to outW x outH (PIL bilinear; mirrored when
  * window.flip), the canvas outside the image being the mean, and writes (value - mean) / std into
- * `out` from `offset`, as CHW planes: out[offset + c*outH*outW + y*outW + x].
+ * `out` from `offset`, as CHW planes: out[offset + c*outH*outW + y*outW + x]. `src` is float
+ * planes (0..1) or decoded bytes (RGB HWC, 0..255), read as they are.
  */
-export function resampleInto(src: PlanarImage, window: Window, out: Float32Array, offset: number, outW: number, outH: number, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): void {
+export function resampleInto(src: PlanarImage | DecodedImage, window: Window, out: Float32Array, offset: number, outW: number, outH: number, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): void {
   if (offset < 0 || offset + 3 * outW * outH > out.length) throw new Error(`resampleInto: a 3x${outH}x${outW} image at offset ${offset} does not fit in an output of length ${out.length}`);
   const { width: W, height: H, data } = src;
+  if (data.length < 3 * W * H) throw new Error(`resampleInto: image data has ${data.length} values, a ${W}x${H} RGB image needs ${3 * W * H}`);
   const cw = window.x1 - window.x0, ch = window.y1 - window.y0;
   if (!(cw > 0 && ch > 0)) throw new Error(`resampleInto: empty window [${window.x0}, ${window.y0}, ${window.x1}, ${window.y1}]`);
   const hx = axisCoefficients(window.x0, cw, outW, window.left, W);
@@ -360,18 +363,41 @@ export function resampleInto(src: PlanarImage, window: Window, out: Float32Array
   const plane = W * H;
   // Horizontal pass over the image rows in the window (locals keep the inner loops tight).
   const hFirst = hx.first, hCount = hx.count, hOut = hx.outside, hW = hx.weights, hTaps = hx.taps, flip = window.flip;
-  for (let c = 0; c < 3; c++) {
-    const fill = mean[c];
+  if (data instanceof Uint8Array) {
+    // Decoded bytes (HWC): all three channels per tap, scaled to 0..1 on the way.
+    const k255 = 1 / 255, f0 = mean[0], f1 = mean[1], f2 = mean[2];
     for (let r = 0; r < rows; r++) {
-      const rowBase = c * plane + (rowLo + r) * W;
-      const tBase = (c * rows + r) * outW;
+      const rowBase = (rowLo + r) * W;
+      const t0 = r * outW, t1 = (rows + r) * outW, t2 = (2 * rows + r) * outW;
       for (let o = 0; o < outW; o++) {
-        let acc = hOut[o] * fill;
-        const f = rowBase + hFirst[o], wb = o * hTaps, k = hCount[o];
-        let j = 0;
-        for (; j + 1 < k; j += 2) acc += hW[wb + j] * data[f + j] + hW[wb + j + 1] * data[f + j + 1];
-        if (j < k) acc += hW[wb + j] * data[f + j];
-        tmp[tBase + (flip ? outW - 1 - o : o)] = acc;
+        let a0 = 0, a1 = 0, a2 = 0;
+        const f = 3 * (rowBase + hFirst[o]), wb = o * hTaps, k = hCount[o];
+        for (let j = 0, q = f; j < k; j++, q += 3) {
+          const w = hW[wb + j];
+          a0 += w * data[q];
+          a1 += w * data[q + 1];
+          a2 += w * data[q + 2];
+        }
+        const u = flip ? outW - 1 - o : o, wo = hOut[o];
+        tmp[t0 + u] = a0 * k255 + wo * f0;
+        tmp[t1 + u] = a1 * k255 + wo * f1;
+        tmp[t2 + u] = a2 * k255 + wo * f2;
+      }
+    }
+  } else {
+    for (let c = 0; c < 3; c++) {
+      const fill = mean[c];
+      for (let r = 0; r < rows; r++) {
+        const rowBase = c * plane + (rowLo + r) * W;
+        const tBase = (c * rows + r) * outW;
+        for (let o = 0; o < outW; o++) {
+          let acc = hOut[o] * fill;
+          const f = rowBase + hFirst[o], wb = o * hTaps, k = hCount[o];
+          let j = 0;
+          for (; j + 1 < k; j += 2) acc += hW[wb + j] * data[f + j] + hW[wb + j + 1] * data[f + j + 1];
+          if (j < k) acc += hW[wb + j] * data[f + j];
+          tmp[tBase + (flip ? outW - 1 - o : o)] = acc;
+        }
       }
     }
   }
@@ -472,7 +498,6 @@ export function trainTransform(image: DecodedImage | PlanarImage, target: Target
  */
 export function evalTransform(image: DecodedImage | PlanarImage, target: Targets, out: Float32Array, offset = 0, options: ResizeOptions = {}): Targets {
   const outW = options.width ?? 300, outH = options.height ?? 300;
-  const src = image.data instanceof Float32Array ? (image as PlanarImage) : planarCopy(image);
-  resampleInto(src, fullWindow(src.width, src.height), out, offset, outW, outH, options.mean ?? IMAGENET_MEAN, options.std ?? IMAGENET_STD);
+  resampleInto(image, fullWindow(image.width, image.height), out, offset, outW, outH, options.mean ?? IMAGENET_MEAN, options.std ?? IMAGENET_STD);
   return { boxes: scaleBoxes(target.boxes, image.width, image.height), labels: target.labels.slice(), difficult: target.difficult.slice() };
 }

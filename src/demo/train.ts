@@ -33,6 +33,8 @@ export interface TimedTrainOptions {
   weightDecay?: number;
   /** Clip the global gradient norm to this. Default 10. */
   clipGradNorm?: number;
+  /** The SSD training augmentation (photometric, zoom out, crop, flip). Default true. */
+  augment?: boolean;
   /** Seed of the data order and augmentation. Default 0. */
   seed?: number;
   /** ONNX Runtime intra-op threads. Default: all cores. */
@@ -77,7 +79,7 @@ export async function trainForTime(o: TimedTrainOptions): Promise<TimedTrainResu
   const priors = generatePriors(net.priors);
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
-  const loader = await DataLoader.create({ samples: o.samples, batchSize: batch, inputSize: size, priors, augment: true, shuffle: true, dropLast: true, seed: o.seed ?? 0, workers: o.workers ?? 1 });
+  const loader = await DataLoader.create({ samples: o.samples, batchSize: batch, inputSize: size, priors, augment: o.augment ?? true, shuffle: true, dropLast: true, seed: o.seed ?? 0, workers: o.workers ?? 1 });
   // The training graph normalises with batch statistics; the mode only matters while the graph is built.
   const before = net.norm?.mode;
   if (net.norm) net.norm.mode = 'train';

@@ -37,7 +37,8 @@ export interface BatchNormOptions {
 /** How a tensor entered the graph. */
 export type TensorKind = 'input' | 'parameter' | 'constant' | 'node';
 
-interface Entry {
+/** The builder's record of a tensor. */
+export interface TensorEntry {
   readonly tensor: Tensor;
   readonly kind: TensorKind;
   /** Index of the producing node in `nodes` (kind 'node'), else -1. */
@@ -62,7 +63,7 @@ const str = (value: string): AttrValue => ({ type: 'string', value });
  */
 export class Graph {
   readonly name: string;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, TensorEntry>();
   private readonly nodeList: GraphNode[] = [];
   private readonly inputList: Tensor[] = [];
   private readonly paramList: Parameter[] = [];
@@ -783,7 +784,7 @@ export class Graph {
    * Appends an arbitrary ONNX node with the declared outputs (no checks: the caller vouches for shapes).
    * Gradient rules and rarely used ops go through this; it has no gradient unless the table has `op`.
    */
-  custom(op: string, inputs: (Tensor | null)[], attrs: Record<string, AttrValue>, outputs: { dtype: DType; shape: readonly Dim[] }[]): Tensor[] {
+  custom(op: string, inputs: (Tensor | null)[], attrs: Record<string, AttrValue>, outputs: { dtype: DType; shape: readonly Dim[]; name?: string }[]): Tensor[] {
     for (const t of inputs) if (t) this.entry(op, t);
     return this.emit(op, inputs, attrs, outputs);
   }
@@ -811,7 +812,7 @@ export class Graph {
   }
 
   /** Resolves a tensor of this graph; throws naming the op when the graph has no tensor by that name. */
-  entry(op: string, t: Tensor): Entry {
+  entry(op: string, t: Tensor): TensorEntry {
     const e = t && this.entries.get(t.name);
     if (!e) throw new Error(`${op}: tensor '${t?.name}' is not in graph '${this.name}' (a missing tensor, or one from another graph)`);
     return e;
@@ -838,13 +839,13 @@ export class Graph {
     op: string,
     inputs: (Tensor | null)[],
     attrs: Record<string, AttrValue>,
-    outputs: { dtype: DType; shape: readonly Dim[] }[],
+    outputs: { dtype: DType; shape: readonly Dim[]; name?: string }[],
     gradKey?: string,
     outputName?: string,
   ): Tensor[] {
     for (const t of inputs) if (t) this.entry(op, t);
     const name = this.fresh(op);
-    const outTensors = outputs.map((o, i) => this.register(i === 0 && outputName ? outputName : `${name}_out${i}`, o.dtype, o.shape, 'node'));
+    const outTensors = outputs.map((o, i) => this.register(o.name ?? (i === 0 && outputName ? outputName : `${name}_out${i}`), o.dtype, o.shape, 'node'));
     const index = this.nodeList.length;
     outTensors.forEach((t, i) => {
       const e = this.entries.get(t.name)!;

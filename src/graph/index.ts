@@ -11,7 +11,7 @@
 export type { AttrValue, ConstantData, Dim, DType, GraphNode, Parameter, Tensor, TensorData, TypedArray } from './types.js';
 export { numel, fmtShape, ONNX_TYPE } from './types.js';
 export { Graph } from './builder.js';
-export type { BatchNormOptions, Conv2dOptions, Pool2dOptions, TensorKind } from './builder.js';
+export type { BatchNormOptions, Conv2dOptions, Pool2dOptions, TensorEntry, TensorKind } from './builder.js';
 export { toModelProto, toBytes, liveNodes, OPSET, ONNX } from './onnx.js';
 export type { SerializeOptions, onnx } from './onnx.js';
 export { InferenceRunner } from './runtime.js';

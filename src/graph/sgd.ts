@@ -35,6 +35,7 @@ export const GRAD_NORM_OUTPUT = 'grad_norm';
  * Update, per parameter p with gradient g (after optional clipping), as PyTorch:
  *   d = g + weightDecay * p;  buf = momentum * buf + d;  p = p - lr * multiplier(group) * buf
  * (PyTorch sets buf = d on the first step: the same as a zero buffer, which is how buffers start here).
+ * Unlike PyTorch, a parameter the loss does not depend on gets a zero gradient, so weight decay still moves it.
  */
 export function buildTrainingGraph(g: Graph, loss: Tensor, opts: SgdOptions): Graph {
   if (!g.outputs.length) throw new Error(`buildTrainingGraph: graph '${g.name}' declares no outputs (declare the loss as one)`);
@@ -64,11 +65,16 @@ export function buildTrainingGraph(g: Graph, loss: Tensor, opts: SgdOptions): Gr
     if (scale) d = t.mul(d, scale);
     if (opts.weightDecay) d = t.add(d, t.mul(p, opts.weightDecay));
     const buf = t.input(momentumName(p.name), 'float32', [...(p.shape as number[])]);
-    const bufNext = opts.momentum ? t.add(t.mul(buf, opts.momentum), d) : d;
+    const shape = [...p.shape];
+    // The updated buffer and parameter are produced under their output names (no Identity copies).
+    const bufNext = opts.momentum
+      ? t.custom('Add', [t.mul(buf, opts.momentum), d], {}, [{ dtype: 'float32', shape, name: nextName(momentumName(p.name)) }])[0]!
+      : t.custom('Identity', [d], {}, [{ dtype: 'float32', shape, name: nextName(momentumName(p.name)) }])[0]!;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(bufNext, mult === 1 ? lr : t.mul(lr, mult));
-    t.output(t.sub(p, step), nextName(p.name));
-    t.output(bufNext === d && !opts.momentum ? t.identity(d) : bufNext, nextName(momentumName(p.name)));
+    const pNext = t.custom('Sub', [p, step], {}, [{ dtype: 'float32', shape, name: nextName(p.name) }])[0]!;
+    t.output(pNext, nextName(p.name));
+    t.output(bufNext, nextName(momentumName(p.name)));
   }
   return t;
 }

@@ -6,7 +6,7 @@
 // - 'torchvision-ssd300': torchvision's ssd300_vgg16 (COCO), renamed, with its own priors and input normalisation.
 // Every tensor of the file is either mapped, or listed in `unused` with the reason; anything else is an error.
 import { readFileSync } from 'node:fs';
-import type { PriorConfig } from '../boxes/priors.js';
+import { SSD300_PRIORS, type PriorConfig } from '../boxes/priors.js';
 import { readSafetensors } from './safetensors.js';
 import { isZip } from './torch/zip.js';
 import { loadTorchFile, type LoadTorchOptions } from './torch/load.js';
@@ -15,6 +15,7 @@ import { TorchTensor } from './torch/tensor.js';
 
 /** The kinds of PyTorch file `importTorchWeights` reads. */
 export type ImportSource = 'tutorial' | 'state-dict' | 'vgg16' | 'torchvision-ssd300';
+/** Every ImportSource, in the order `--from` lists them. */
 export const IMPORT_SOURCES: readonly ImportSource[] = ['tutorial', 'state-dict', 'vgg16', 'torchvision-ssd300'];
 
 /** A parameter's name and shape. */
@@ -29,6 +30,7 @@ export interface ImportedModelConfig {
   /** Index 0 is 'background'. */
   classNames: string[];
   inputSize: { width: number; height: number };
+  /** The tutorial's SSD300_PRIORS, or TORCHVISION_SSD300_PRIORS (which adds clipCenters: false). */
   priors: PriorConfig;
   variances: { center: number; size: number };
   /** (rgb/255 - mean) / std per channel. */
@@ -131,22 +133,13 @@ export const TORCHVISION_COCO_CLASSES: readonly string[] = Object.freeze([
   'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hair drier', 'toothbrush',
 ]);
 
-/** The tutorial's priors (SSD300 as in the paper): 8732 boxes. */
-export const TUTORIAL_PRIORS: PriorConfig = {
-  featureMapSizes: [38, 19, 10, 5, 3, 1],
-  scales: [0.1, 0.2, 0.375, 0.55, 0.725, 0.9],
-  aspectRatios: [[1, 2, 0.5], [1, 2, 3, 0.5, 0.333], [1, 2, 3, 0.5, 0.333], [1, 2, 3, 0.5, 0.333], [1, 2, 0.5], [1, 2, 0.5]],
-  extraPrior: true,
-  clip: true,
-};
-
 /**
  * torchvision's ssd300_vgg16 priors (DefaultBoxGenerator([[2], [2, 3], [2, 3], [2, 3], [2], [2]],
  * scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300]), also 8732 boxes:
  * per position [s, s], [s', s'] with s' = sqrt(s_k s_k+1), then (s*sqrt(r), s/sqrt(r)) and its transpose for each
  * r; centres at (j + 0.5) * step / 300 (not clamped); widths and heights clamped to [0, 1].
  */
-export const TORCHVISION_SSD300_PRIORS: PriorConfig & { clipCenters: boolean } = {
+export const TORCHVISION_SSD300_PRIORS: PriorConfig = {
   featureMapSizes: [38, 19, 10, 5, 3, 1],
   scales: [0.07, 0.15, 0.33, 0.51, 0.69, 0.87],
   aspectRatios: [[1, 2, 1 / 2], [1, 2, 1 / 2, 3, 1 / 3], [1, 2, 1 / 2, 3, 1 / 3], [1, 2, 1 / 2, 3, 1 / 3], [1, 2, 1 / 2], [1, 2, 1 / 2]],
@@ -383,7 +376,7 @@ export function convert(source: ImportSource, tensors: ReadonlyMap<string, Torch
       else if (!k.startsWith('classifier.0.') && !k.startsWith('classifier.3.')) problems.push(`unexpected tensor '${k}' [${tensors.get(k)!.shape}] (not part of torchvision's vgg16)`);
     }
     nClasses = 21;
-    decimateFullyConnected(tensors, found, problems, options.channels ?? ((c) => c));
+    decimateFullyConnected(tensors, found, problems, options.channels ?? ((c) => c), file);
   }
   if (!Number.isInteger(nClasses) || nClasses < 2) {
     problems.push(`the classification head gives ${nClasses} classes per prior, which is not a whole number of at least 2`);
@@ -439,7 +432,7 @@ export function convert(source: ImportSource, tensors: ReadonlyMap<string, Torch
       architecture: 'ssd300',
       classNames: names,
       inputSize: { width: 300, height: 300 },
-      priors: structuredClone(torchvision ? TORCHVISION_SSD300_PRIORS : TUTORIAL_PRIORS),
+      priors: structuredClone(torchvision ? TORCHVISION_SSD300_PRIORS : SSD300_PRIORS),
       variances: { center: 0.1, size: 0.2 },
       normalization: structuredClone(torchvision ? TORCHVISION_SSD_NORMALIZATION : IMAGENET),
     },
@@ -476,6 +469,7 @@ function decimateFullyConnected(
   found: Map<string, { data: Float32Array; shape: number[]; from: string }>,
   problems: string[],
   channels: (c: number) => number,
+  file: string,
 ): void {
   const fc6 = tensors.get('classifier.0.weight');
   const fc6b = tensors.get('classifier.0.bias');
@@ -493,17 +487,17 @@ function decimateFullyConnected(
     problems.push(`'classifier.0.weight' has shape [${fc6.shape}], fc6 of vgg16 is [4096, ${c5 * 49}] (${c5} channels x 7 x 7)`);
     return;
   }
-  const w6 = decimate(floatValues(fc6, 'classifier.0.weight', ''), [out6, c5, 7, 7], [4, null, 3, 3]);
+  const w6 = decimate(floatValues(fc6, 'classifier.0.weight', file), [out6, c5, 7, 7], [4, null, 3, 3]);
   found.set('base.conv6.weight', { ...w6, from: 'classifier.0.weight' });
-  const b6 = decimate(floatValues(fc6b, 'classifier.0.bias', ''), fc6b.shape, [4]);
+  const b6 = decimate(floatValues(fc6b, 'classifier.0.bias', file), fc6b.shape, [4]);
   found.set('base.conv6.bias', { ...b6, from: 'classifier.0.bias' });
   if (fc7.shape.length !== 2) {
     problems.push(`'classifier.3.weight' has shape [${fc7.shape}], fc7 of vgg16 is [4096, 4096]`);
     return;
   }
-  const w7 = decimate(floatValues(fc7, 'classifier.3.weight', ''), [fc7.shape[0]!, fc7.shape[1]!, 1, 1], [4, 4, null, null]);
+  const w7 = decimate(floatValues(fc7, 'classifier.3.weight', file), [fc7.shape[0]!, fc7.shape[1]!, 1, 1], [4, 4, null, null]);
   found.set('base.conv7.weight', { ...w7, from: 'classifier.3.weight' });
-  const b7 = decimate(floatValues(fc7b, 'classifier.3.bias', ''), fc7b.shape, [4]);
+  const b7 = decimate(floatValues(fc7b, 'classifier.3.bias', file), fc7b.shape, [4]);
   found.set('base.conv7.bias', { ...b7, from: 'classifier.3.bias' });
 }
 

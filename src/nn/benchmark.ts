@@ -2,9 +2,7 @@
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
 // update) at a batch, fastest of the steps after the first; random weights, images and targets.
 import { createRequire } from 'node:module';
-import type { TensorData } from '../graph/index.js';
-import { InferenceRunner } from '../graph/index.js';
-import { TrainingSession } from '../graph/trainer.js';
+import { InferenceRunner, TrainingSession, type TensorData } from '../graph/index.js';
 import { initWeights } from './layers.js';
 import { Rng } from './init.js';
 import { ssd300 } from './zoo.js';
@@ -98,7 +96,7 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
     times.push(seconds(t0));
     if (!Number.isFinite(losses.loss)) throw new Error(`benchmark: training step ${i} gave loss ${losses.loss}`);
   }
-  await session.release?.();
+  await session.release();
 
   const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
   return {

@@ -89,6 +89,8 @@ export class SSDNetwork implements HasParameters {
 
   /** Adds the network to `ctx.g`: images (N, 3, H, W) -> locs (N, P, 4), scores (N, P, K). */
   build(ctx: BuildContext, images: Tensor): { locs: Tensor; scores: Tensor } {
+    // Declare every parameter first, so the graph lists them in state_dict order, not in order of first use.
+    for (const spec of this.parameters()) ctx.param(spec);
     return this.head.build(ctx, this.backbone.build(ctx, images));
   }
 

@@ -12,6 +12,7 @@ import { exportOnnx } from '../io/onnx-export.js';
 import { MicroBatcher, QueueFullError, type BatcherStats } from './batcher.js';
 import type { DetectOptions, Detection, Detector, PreparedImage } from './detector.js';
 import { staticAsset, ortAsset, type Asset } from './static.js';
+import { ThreadedPredictor } from './threaded-predictor.js';
 
 /** Options of {@link DetectionServer}. */
 export interface ServeOptions {
@@ -27,6 +28,11 @@ export interface ServeOptions {
   defaults?: { minScore?: number; maxOverlap?: number; topK?: number };
   /** Where to log (a line per error, start and stop). Default console.error; `null` for silence. */
   log?: ((line: string) => void) | null;
+  /** Run the network in a worker thread (default true), so the server keeps reading and answering requests while
+   *  a batch runs; false calls the detector's own `predict` on the main thread. */
+  inferenceThread?: boolean;
+  /** ONNX Runtime intra-op threads of the worker's session. Default: all cores. */
+  threads?: number;
 }
 
 /** What `POST /v1/detect` answers. */
@@ -60,6 +66,8 @@ export class DetectionServer {
   private readonly defaults: Required<NonNullable<ServeOptions['defaults']>>;
   private readonly log: (line: string) => void;
   private modelOnnx: Promise<Uint8Array> | undefined;
+  private predictor: ThreadedPredictor | undefined;
+  private readonly options: ServeOptions;
   private active = 0;
   private closing = false;
   private readonly startedAt = Date.now();
@@ -68,6 +76,7 @@ export class DetectionServer {
     readonly detector: Detector,
     options: ServeOptions = {},
   ) {
+    this.options = options;
     this.maxBodyBytes = options.maxBodyBytes ?? 10 * 2 ** 20;
     this.defaults = { minScore: 0.2, maxOverlap: 0.45, topK: 200, ...options.defaults };
     this.log = options.log === null ? () => {} : (options.log ?? ((l) => console.error(l)));
@@ -77,20 +86,23 @@ export class DetectionServer {
       async (items) => {
         const input = new Float32Array(items.length * plane);
         items.forEach((p, i) => input.set(p.data, i * plane));
-        const { locs, scores } = await detector.predict(input, items.length);
+        const { locs, scores } = await (this.predictor ?? detector).predict(input, items.length);
         const nl = locs.length / items.length, ns = scores.length / items.length;
         return items.map((_, i) => ({ locs: locs.subarray(i * nl, (i + 1) * nl), scores: scores.subarray(i * ns, (i + 1) * ns) }));
       },
       { maxBatch: options.maxBatch ?? 8, maxWaitMs: options.maxWaitMs ?? 5, maxQueue: options.maxQueue ?? 256 },
     );
     this.server = createServer((req, res) => void this.handle(req, res));
-    // A slow client cannot hold a connection open forever.
-    this.server.requestTimeout = 60_000;
-    this.server.headersTimeout = 20_000;
+    // Node's defaults bound slow clients (headers 60 s, whole request 300 s); keep idle connections a little
+    // longer than clients usually do (undici: 4 s), so that a client never reuses one the server just closed.
+    this.server.keepAliveTimeout = 10_000;
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
-  listen(port = 8080, host = '127.0.0.1'): Promise<{ port: number; host: string; url: string }> {
+  /** Loads the network (in its worker thread), then listens; resolves with the bound address (port 0: a free one). */
+  async listen(port = 8080, host = '127.0.0.1'): Promise<{ port: number; host: string; url: string }> {
+    if ((this.options.inferenceThread ?? true) && !this.predictor) {
+      this.predictor = await ThreadedPredictor.create(this.detector, this.options.threads === undefined ? {} : { threads: this.options.threads });
+    }
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
       this.server.once('error', onError);
@@ -114,6 +126,7 @@ export class DetectionServer {
     await this.batcher.drain();
     this.server.closeAllConnections();
     await closed;
+    await this.predictor?.close();
   }
 
   /** Batching counters. */

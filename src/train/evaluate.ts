@@ -11,7 +11,21 @@ import { DataLoader } from '../data/loader.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { evaluateDetections } from '../eval/evaluate.js';
 import type { Evaluation, ImageResult, Metric } from '../eval/types.js';
-import type { SSD } from '../nn/model.js';
+
+/** What evaluation needs of a model (SSD and the zoo's ZooModel both fit). */
+export interface Predictor {
+  readonly config: { classNames: readonly string[]; inputSize: { width: number; height: number }; normalization: { mean: readonly number[]; std: readonly number[] } };
+  /** Raw outputs of `batch` normalised images (N,3,H,W): locs (N,P,4), scores (N,P,K) logits. */
+  predict(images: Float32Array, batch: number): Promise<{ locs: Float32Array; scores: Float32Array }>;
+  /** One image's raw outputs -> detections in pixels of a width x height image. */
+  postprocess(
+    locs: Float32Array,
+    scores: Float32Array,
+    width: number,
+    height: number,
+    options: { minScore?: number; maxOverlap?: number; topK?: number },
+  ): { classIndex: number; score: number; box: { xmin: number; ymin: number; xmax: number; ymax: number } }[];
+}
 
 /** Options of {@link evaluateModel}. */
 export interface EvaluateModelOptions {
@@ -57,7 +71,7 @@ function groundTruth(s: Sample): ImageResult['groundTruth'] {
 }
 
 /** Runs `model` on every image of `dataset` and evaluates its detections with `opts.metric`. */
-export async function evaluateModel(model: SSD, dataset: Pick<Dataset, 'samples' | 'classNames'>, opts: EvaluateModelOptions): Promise<{ evaluation: Evaluation; detections: ImageDetections[] }> {
+export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'samples' | 'classNames'>, opts: EvaluateModelOptions): Promise<{ evaluation: Evaluation; detections: ImageDetections[] }> {
   const { width, height } = model.config.inputSize;
   if (width !== height) throw new Error(`evaluation: the loader makes square inputs, the model takes ${width}x${height}`);
   const mapping = classMapping(model.config.classNames, dataset.classNames);

@@ -3,11 +3,11 @@
  * momentum in a single graph (src/graph builds the backward pass and the update), fed a batch of
  * images and matched targets and the learning rate; parameters and momentum stay in the session.
  */
-import { Graph, type Tensor } from '../graph/index.js';
 import { TrainingSession } from '../graph/index.js';
-import { BuildContext, type Weights } from '../nn/layers.js';
-import { multiboxLoss, type MultiBoxLossOptions } from '../nn/loss.js';
+import type { Weights } from '../nn/layers.js';
+import type { MultiBoxLossOptions } from '../nn/loss.js';
 import type { SSDNetwork } from '../nn/ssd.js';
+import { trainingGraph } from './model.js';
 
 /** The loss terms of one step. */
 export interface StepLosses {
@@ -45,27 +45,6 @@ export interface OptimizerOptions {
   threads?: number;
 }
 
-/**
- * The training graph of `network` with `weights` for batches of `batch` images: inputs images (N,3,H,W),
- * true_classes (N,P) int64, true_locs (N,P,4); outputs loss, loc_loss, conf_loss, positives.
- * The batch is static: the weight gradient of a convolution is built for a known batch size.
- */
-export function buildLossGraph(network: SSDNetwork, weights: Weights, batch: number, loss: MultiBoxLossOptions = {}): { graph: Graph; loss: Tensor } {
-  const g = new Graph('ssd-train');
-  const { width, height } = network.inputSize;
-  const P = network.priorCount;
-  const images = g.input('images', 'float32', [batch, 3, height, width]);
-  const classes = g.input('true_classes', 'int64', [batch, P]);
-  const offsets = g.input('true_locs', 'float32', [batch, P, 4]);
-  const { locs, scores } = network.build(new BuildContext(g, weights), images);
-  const terms = multiboxLoss(g, locs, scores, { classes, offsets }, loss);
-  g.output(terms.loss, 'loss');
-  g.output(terms.loc, 'loc_loss');
-  g.output(terms.conf, 'conf_loss');
-  g.output(terms.positives, 'positives');
-  return { graph: g, loss: terms.loss };
-}
-
 /** A training step session for an SSD network. */
 export class StepSession {
   private constructor(
@@ -77,7 +56,8 @@ export class StepSession {
 
   /** Builds the training graph for batches of `batch` images and opens its session, starting from `weights` and zero momentum. */
   static async create(network: SSDNetwork, weights: Weights, batch: number, opts: OptimizerOptions = {}): Promise<StepSession> {
-    const { graph, loss } = buildLossGraph(network, weights, batch, opts.loss);
+    // The batch is static: the weight gradient of a convolution is built for a known batch size.
+    const { graph, loss } = trainingGraph(network, weights, batch, opts.loss);
     const session = await TrainingSession.create(graph, loss, {
       momentum: opts.momentum ?? 0.9,
       weightDecay: opts.weightDecay ?? 5e-4,
@@ -98,14 +78,14 @@ export class StepSession {
       {
         images: { data: batch.images, dims: [n, 3, height, width], dtype: 'float32' },
         true_classes: { data: batch.trueClasses, dims: [n, P], dtype: 'int64' },
-        true_locs: { data: batch.trueLocs, dims: [n, P, 4], dtype: 'float32' },
+        true_offsets: { data: batch.trueLocs, dims: [n, P, 4], dtype: 'float32' },
       },
       lr,
     );
     return { loss: out.loss!, loc_loss: out.loc_loss!, conf_loss: out.conf_loss!, positives: out.positives! };
   }
 
-  /** The current parameters by name (copies). */
+  /** The current trainable parameters by name (copies; batch-norm buffers are not among them). */
   parameters(): Map<string, Float32Array> {
     return this.session.getParameters();
   }

@@ -18,12 +18,11 @@ import { loadDataset } from '../data/dataset.js';
 import type { Dataset } from '../data/types.js';
 import type { Evaluation, Metric } from '../eval/types.js';
 import { generatePriors } from '../boxes/priors.js';
-import { ssd300Config, type ModelConfig } from '../nn/config.js';
-import { SSD } from '../nn/model.js';
-import { networkFromConfig } from '../nn/zoo.js';
+import { loadPretrainedBase } from '../io/import.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type NamedTensor, type TrainState } from './checkpoint.js';
 import { evaluateModel } from './evaluate.js';
+import { buildNetwork, completeWeights, hasBatchNorm, initialWeights, modelConfig as zooConfig, modelNames, predictor, readModelFile, type ModelConfig } from './model.js';
 import { MetricsLog, readMetricsLog } from './metrics-log.js';
 import { Progress, formatDuration, type ProgressStream } from './progress.js';
 import { writeReport } from './report.js';
@@ -38,10 +37,19 @@ export interface TrainOptions {
   split?: string;
   /** The run folder (created). */
   out: string;
-  /** Model name from the zoo. Default 'ssd300'. */
+  /** Model name from the zoo: 'ssd300' (default), 'ssd-tiny', ... */
   model?: string;
+  /** Input side in pixels, for models that take several (ssd-tiny: a multiple of 32 from 96). Default: the model's. */
+  inputSize?: number;
+  /** Channel width multiplier, for models that have one (ssd-tiny). Default 1. */
+  width?: number;
   /** Start from the weights of this model file (its classes must be the dataset's). */
   init?: string;
+  /**
+   * Start SSD300's VGG-16 base from ImageNet weights: torchvision's vgg16 `.pth`, or a file written by
+   * `ssd import --from vgg16` (the tutorial's start). The other layers start from `seed`.
+   */
+  pretrainedBase?: string;
   /** Optimisation steps. Default: 120 000 (the reference), unless `epochs` is given. */
   iterations?: number;
   /** Passes over the training split (instead of `iterations`). */
@@ -116,11 +124,10 @@ export class NonFiniteLossError extends Error {
 
 /** The options that decide the numbers a run produces, as stored in its checkpoints. */
 type StoredOptions = Required<Pick<TrainOptions, 'model' | 'batch' | 'lr' | 'momentum' | 'weightDecay' | 'decayFactor' | 'warmup' | 'augment' | 'shuffle' | 'seed' | 'evalEvery' | 'metric' | 'saveEvery' | 'skipBad'>> &
-  Pick<TrainOptions, 'data' | 'split' | 'init' | 'iterations' | 'epochs' | 'milestones' | 'clipGradNorm' | 'valData' | 'valSplit'>;
+  Pick<TrainOptions, 'data' | 'split' | 'init' | 'pretrainedBase' | 'inputSize' | 'width' | 'iterations' | 'epochs' | 'milestones' | 'clipGradNorm' | 'valData' | 'valSplit'>;
 
-const MODELS: Record<string, (classNames: readonly string[]) => ModelConfig> = {
-  ssd300: (names) => ssd300Config(names),
-};
+/** Images whose batch statistics give the batch-norm running statistics of saved and evaluated models. */
+const CALIBRATION_IMAGES = 256;
 
 function resolveOptions(o: TrainOptions): StoredOptions {
   if (o.iterations !== undefined && o.epochs !== undefined) throw new Error('train: give iterations or epochs, not both');
@@ -128,7 +135,10 @@ function resolveOptions(o: TrainOptions): StoredOptions {
     data: Array.isArray(o.data) ? o.data.map((d) => resolve(d)) : resolve(o.data),
     split: o.split,
     model: o.model ?? 'ssd300',
+    inputSize: o.inputSize,
+    width: o.width,
     init: o.init === undefined ? undefined : resolve(o.init),
+    pretrainedBase: o.pretrainedBase === undefined ? undefined : resolve(o.pretrainedBase),
     iterations: o.iterations ?? (o.epochs === undefined ? 120_000 : undefined),
     epochs: o.epochs,
     batch: o.batch ?? 8,
@@ -149,7 +159,7 @@ function resolveOptions(o: TrainOptions): StoredOptions {
     saveEvery: o.saveEvery ?? 0,
     skipBad: o.skipBad ?? false,
   };
-  if (!(s.model in MODELS)) throw new Error(`train: unknown model '${s.model}'; known: ${Object.keys(MODELS).join(', ')}`);
+  if (!modelNames().includes(s.model)) throw new Error(`train: unknown model '${s.model}'; known: ${modelNames().join(', ')}`);
   const whole = (name: string, v: number | undefined, min: number): void => {
     if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new Error(`train: ${name} must be a whole number >= ${min}, got ${v}`);
   };
@@ -160,6 +170,8 @@ function resolveOptions(o: TrainOptions): StoredOptions {
   whole('evalEvery', s.evalEvery, 0);
   whole('saveEvery', s.saveEvery, 0);
   if (!(s.lr > 0)) throw new Error(`train: lr must be > 0, got ${s.lr}`);
+  if (s.init !== undefined && s.pretrainedBase !== undefined) throw new Error('train: give init or pretrainedBase, not both');
+  if (s.pretrainedBase !== undefined && s.model !== 'ssd300') throw new Error(`train: a pretrained VGG-16 base is for ssd300, not '${s.model}'`);
   if (s.clipGradNorm !== undefined && !(s.clipGradNorm > 0)) throw new Error(`train: clipGradNorm must be > 0, got ${s.clipGradNorm}`);
   return s;
 }
@@ -229,19 +241,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // The model: its config, network and starting weights.
   if (!modelConfig) {
     if (s.init) {
-      const init = await SSD.load(s.init);
+      const init = readModelFile(s.init);
       const want = ['background', ...dataset.classNames];
       if (init.config.classNames.join('\n') !== want.join('\n')) {
         throw new Error(`${s.init}: the model's classes (${init.config.classNames.slice(1).join(', ')}) are not the dataset's (${dataset.classNames.join(', ')})`);
       }
       modelConfig = init.config;
-      weights = new Map(init.weights);
+      weights = init.weights;
     } else {
-      modelConfig = MODELS[s.model]!(dataset.classNames);
+      modelConfig = zooConfig(s.model, dataset.classNames, { inputSize: s.inputSize, width: s.width });
     }
   }
-  const network = (options.network ?? networkFromConfig)(modelConfig);
-  weights ??= new Map(SSD.create(modelConfig, { seed: s.seed }).weights);
+  const network = (options.network ?? buildNetwork)(modelConfig);
+  if (!weights) {
+    weights = initialWeights(network, s.seed);
+    if (s.pretrainedBase) for (const [name, v] of loadPretrainedBase(s.pretrainedBase)) weights.set(name, v);
+  }
+  // Buffers (batch-norm statistics) as last computed; the session trains the parameters only.
+  let buffers: Map<string, Float32Array> = weights;
   const { width, height } = modelConfig.inputSize;
   if (width !== height) throw new Error(`train: the loader makes square inputs, the model takes ${width}x${height}`);
 
@@ -286,11 +303,39 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     writeReport(reportPath, { title: `ssd-ts run ${basename(runDir)}`, records: readMetricsLog(metricsPath), evaluation: lastEvaluation, evaluationStep: lastEvaluationStep, facts });
   };
 
+  // Batch-norm statistics from training images (no augmentation), for model files and evaluation.
+  let calibration: DataLoader | undefined;
+  let completedAt = -1;
+  let completed: Map<string, Float32Array> = weights;
+  const fullWeights = async (): Promise<Map<string, Float32Array>> => {
+    if (completedAt === state.step) return completed;
+    const params = session.parameters();
+    if (hasBatchNorm(network)) {
+      calibration ??= await DataLoader.create({
+        samples: dataset.samples.slice(0, CALIBRATION_IMAGES),
+        batchSize: s.batch,
+        inputSize: width,
+        augment: false,
+        shuffle: false,
+        workers: options.workers,
+        normalization: modelConfig!.normalization,
+      });
+      const loader = calibration;
+      completed = await completeWeights(network, params, buffers, () => loader.epoch(0), options.threads);
+    } else {
+      completed = await completeWeights(network, params, buffers, async function* () {}, options.threads);
+    }
+    buffers = completed;
+    completedAt = state.step;
+    return completed;
+  };
+
   let savedStep = options.resume ? state.step : -1;
-  const save = (): void => {
+  const save = async (): Promise<void> => {
+    const all = await fullWeights();
     savedStep = state.step;
     saveCheckpoint(lastPath, {
-      parameters: tensorsOf(network, session.parameters()),
+      parameters: tensorsOf(network, all),
       optimizer: new Map([...session.optimizerState()].map(([k, v]) => [k, { shape: [v.length], data: v }])),
       state,
       modelConfig,
@@ -299,19 +344,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 
   const evaluate = async (): Promise<void> => {
-    const model = SSD.create(modelConfig!, { weights: session.parameters(), threads: options.threads });
+    const model = predictor(modelConfig!, await fullWeights(), options.threads);
     try {
       const { evaluation } = await evaluateModel(model, validation!, { metric: s.metric, batch: s.batch, workers: options.workers });
       const map = evaluation.map ?? 0;
       const ap: Record<string, number> = {};
       evaluation.classNames.forEach((n, i) => (ap[n] = evaluation.apPerClass[i] ?? NaN));
-      log.append({ type: 'eval', step: state.step, epoch: state.epoch, metric: s.metric, map, ap_per_class: ap, time: new Date().toISOString() });
+      // The epoch of the last step (state.epoch has moved on when that step ended an epoch).
+      const epoch = state.batchInEpoch === 0 ? state.epoch - 1 : state.epoch;
+      log.append({ type: 'eval', step: state.step, epoch, metric: s.metric, map, ap_per_class: ap, time: new Date().toISOString() });
       lastEvaluation = evaluation;
       lastEvaluationStep = state.step;
       const better = !state.best || map > state.best.map;
       say(`eval at step ${state.step}: mAP (${s.metric}) ${map.toFixed(4)}${better ? ' (best so far, saved best.safetensors)' : ''}`);
       if (better) {
-        state.best = { metric: s.metric, map, step: state.step, epoch: state.epoch };
+        state.best = { metric: s.metric, map, step: state.step, epoch };
         model.save(bestPath);
       }
     } finally {
@@ -357,7 +404,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (epochDone && s.evalEvery > 0 && state.epoch % s.evalEvery === 0) await evaluate();
         if (finished && s.evalEvery > 0 && lastEvaluationStep !== state.step) await evaluate();
         if (epochDone || finished || (s.saveEvery > 0 && state.step % s.saveEvery === 0)) {
-          save();
+          await save();
           report();
         }
         if (finished) break;
@@ -368,6 +415,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log.close();
     progress?.done();
     await loader.close();
+    await calibration?.close();
     await session.release();
   }
   report();

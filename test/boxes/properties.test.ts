@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BoxCoder, DetectionPostprocessor, Matcher, SSD300_PRIORS, boxIou, cxcyToXy, generatePriors, iouMatrix, nms,
-  priorCount, priorsPerLocation, xyToCxcy, type PriorConfig,
+  priorCount, priorsPerLocation, sortByScoreDesc, xyToCxcy, type PriorConfig,
 } from '../../src/boxes/index.js';
 import { expNonPositive } from '../../src/boxes/exp.js';
 
@@ -298,4 +298,16 @@ test('the softmax exp agrees with Math.exp to 1e-12 relative (normal results)', 
   assert.equal(expNonPositive(0), 1);
   assert.equal(expNonPositive(-800), 0);
   assert.equal(expNonPositive(-Infinity), 0);
+});
+
+test('score sort: decreasing and stable on ties, on both the packed-key and the general path', () => {
+  const rand = rng(8);
+  for (const scale of [1, 3]) { // scale 3 puts scores outside [0, 1]: the general path
+    const n = 2000;
+    const scores = new Float32Array(n).map(() => Math.round(rand() * 50) / 50 * scale); // many ties
+    const idx = new Int32Array(n).map((_, i) => (i * 7919) % n); // a permutation
+    const want = Array.from(idx).sort((a, b) => scores[b] - scores[a]); // Array sort is stable
+    sortByScoreDesc(scores, idx, n, new Float64Array(n));
+    assert.deepEqual(Array.from(idx), want, `scale ${scale}`);
+  }
 });

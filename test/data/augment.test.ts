@@ -6,7 +6,10 @@ import {
 } from '../../src/data/augment.js';
 import { deriveSeed, Random } from '../../src/data/random.js';
 import { iouOfCorners } from '../../src/boxes/iou.js';
-import type { DecodedImage } from '../../src/data/decode.js';
+import { decodeImage, type DecodedImage } from '../../src/data/decode.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function planar(width: number, height: number, f: (c: number, x: number, y: number) => number): PlanarImage {
   const data = new Float32Array(3 * width * height);
@@ -47,11 +50,12 @@ test('photometric ops: known values, and random distortions keep every value in 
   assert.deepEqual(Array.from(p.data).map((v) => +v.toFixed(5)), [0.6, 0.3, 1]);
   p = px(0.4, 0.2, 0.8);
   adjustSaturation(p, 0);
-  const gray = 0.299 * 0.4 + 0.587 * 0.2 + 0.114 * 0.8;
+  const gray = 0.2989 * 0.4 + 0.587 * 0.2 + 0.114 * 0.8;
   for (const v of p.data) assert.ok(Math.abs(v - gray) < 1e-6);
   p = planar(2, 1, (c, x) => (x === 0 ? 0 : 1));
   adjustContrast(p, 0);
-  for (const v of p.data) assert.ok(Math.abs(v - 0.5) < 1e-6); // the mean gray
+  const meanGray = (0.2989 + 0.587 + 0.114) / 2; // pixels black and white
+  for (const v of p.data) assert.ok(Math.abs(v - meanGray) < 1e-6);
   p = px(1, 0, 0);
   adjustHue(p, 1 / 3); // red -> green
   assert.deepEqual(Array.from(p.data).map((v) => +v.toFixed(5)), [0, 1, 0]);
@@ -91,6 +95,14 @@ test('resampleInto: identity at equal size, mean-coloured canvas outside the ima
   resampleInto(ramp, fullWindow(40, 4), small, 0, 20, 2, [0, 0, 0], [1, 1, 1]);
   for (let x = 2; x < 18; x++) assert.ok(Math.abs(small[x] - (2 * x + 0.5) / 40) < 1e-5, `x=${x}: ${small[x]}`);
   assert.throws(() => resampleInto(src, fullWindow(7, 5), new Float32Array(10), 0, 7, 5), /does not fit in an output of length 10/);
+  // Decoded bytes (HWC) resample exactly as their float planes do, flipped, expanded and cropped too.
+  const bytes: DecodedImage = { data: Uint8Array.from({ length: 3 * 23 * 17 }, (_, i) => (i * 37) % 256), width: 23, height: 17 };
+  for (const win of [fullWindow(23, 17), { left: 5, top: 2, x0: 1, y0: 0, x1: 40, y1: 30, flip: true }]) {
+    const fromBytes = new Float32Array(3 * 11 * 9), fromPlanes = new Float32Array(3 * 11 * 9);
+    resampleInto(bytes, win, fromBytes, 0, 11, 9);
+    resampleInto(toPlanar(bytes), win, fromPlanes, 0, 11, 9);
+    fromBytes.forEach((v, i) => assert.ok(Math.abs(v - fromPlanes[i]) < 1e-5));
+  }
 });
 
 test('flip: boxes flipped twice are the same boxes; a flipped image is the mirror of the unflipped one', () => {
@@ -241,4 +253,52 @@ test('eval transform: resize and normalise only; boxes become fractions of the i
   assert.deepEqual(out, want);
   // The white object (value 1) lands where its box says: centre of the output.
   assert.ok(Math.abs(out[5 * 20 + 10] - (1 - IMAGENET_MEAN[0]) / IMAGENET_STD[0]) < 1e-5);
+});
+
+// Reference outputs of PIL and torchvision (test/fixtures/datasets/make-pil-reference.py).
+const REF = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'datasets', 'pil-reference');
+const refManifest = JSON.parse(readFileSync(join(REF, 'manifest.json'), 'utf8')) as Record<string, { file: string; width?: number; height?: number }>;
+
+function refBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(REF, refManifest[name].file)));
+}
+
+function refFloats(name: string): Float32Array {
+  const b = readFileSync(join(REF, refManifest[name].file));
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+test('resize matches PIL bilinear (what the tutorial resizes with), shrinking and enlarging', async () => {
+  for (const [src, name] of [['big.png', 'big_resized_16x12'], ['big.png', 'big_resized_30x25'], ['small.png', 'small_resized_20x17']]) {
+    const img = toPlanar(await decodeImage(join(REF, src)));
+    const { width: W, height: H } = refManifest[name] as { width: number; height: number };
+    const out = new Float32Array(3 * W * H);
+    resampleInto(img, fullWindow(img.width, img.height), out, 0, W, H, [0, 0, 0], [1, 1, 1]);
+    const pil = refBytes(name); // HWC bytes
+    let worst = 0;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) {
+      worst = Math.max(worst, Math.abs(out[(c * H + y) * W + x] * 255 - pil[3 * (y * W + x) + c]));
+    }
+    // PIL works in fixed point and rounds to bytes: within one level.
+    assert.ok(worst <= 1.01, `${name}: worst difference ${worst} levels`);
+  }
+});
+
+test('photometric ops match torchvision adjust_brightness/contrast/saturation/hue', async () => {
+  const src = await decodeImage(join(REF, 'small.png'));
+  const cases: Array<[string, (p: PlanarImage) => void]> = [
+    ['brightness_1.3', (p) => adjustBrightness(p, 1.3)],
+    ['contrast_0.6', (p) => adjustContrast(p, 0.6)],
+    ['saturation_1.4', (p) => adjustSaturation(p, 1.4)],
+    ['hue_0.07', (p) => adjustHue(p, 0.07)],
+    ['hue_-0.07', (p) => adjustHue(p, -0.07)],
+  ];
+  for (const [name, op] of cases) {
+    const p = toPlanar(src);
+    op(p);
+    const want = refFloats(name);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(p.data[i] - want[i]));
+    assert.ok(worst < 2e-5, `${name}: worst difference ${worst}`);
+  }
 });

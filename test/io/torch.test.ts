@@ -76,6 +76,12 @@ for (const format of ['zip', 'legacy'] as const) {
     const conv = (base.get('_modules') as Map<string, PyValue>).get('conv1_1') as PyObject;
     assert.equal(conv.className, 'torch.nn.modules.conv.Conv2d');
     assert.deepEqual(conv.get('kernel_size'), [3, 3]);
+    if (format === 'legacy') {
+      // Written as PyTorch 0.4 did: each module's _backend is a call to a torch function, kept as an inert record.
+      const backend = conv.get('_backend') as PyObject;
+      assert.ok(backend instanceof PyObject);
+      assert.equal(backend.className, 'torch.nn.backends.thnn._get_thnn_function_backend');
+    }
     const weight = tensor((conv.get('_parameters') as Map<string, PyValue>).get('weight'));
     assert.deepEqual(weight.shape, [2, 3, 3, 3]);
     assert.equal(weight.parameter, true);

@@ -53,6 +53,7 @@ test('forward pass equals the reference (1e-3 relative L2)', async () => {
   const net = ssd300(21);
   const weights = recipeWeights();
   const { graph } = net.forwardGraph(weights);
+  assert.deepEqual(graph.parameters.map((p) => p.name), [...weights.keys()]);
   const runner = await InferenceRunner.create(graph, weights);
   const image = recipeImage();
   const out = await runner.run({ images: { data: image.data, dims: image.dims, dtype: 'float32' } });

@@ -71,6 +71,7 @@ type GlobalKind =
   | 'rebuild-parameter-with-state'
   | 'torch-size'
   | 'torch-device'
+  | 'inert-call'
   | 'storage'
   | 'dtype'
   | 'class';
@@ -105,6 +106,8 @@ const CONTAINERS: Record<string, GlobalKind> = {
   'torch._utils._rebuild_parameter_with_state': 'rebuild-parameter-with-state',
   'torch.Size': 'torch-size',
   'torch.device': 'torch-device',
+  // PyTorch 0.4 (the tutorial's) pickled every module's `_backend` as a call to this; it stands for nothing here.
+  'torch.nn.backends.thnn._get_thnn_function_backend': 'inert-call',
 };
 
 /** The tutorial's model classes (a-PyTorch-Tutorial-to-Object-Detection, model.py), in whatever module they were saved from. */
@@ -120,7 +123,7 @@ function resolveGlobal(module: string, name: string, options: UnpickleOptions): 
   const qualified = `${mod}.${name}`;
   const container = CONTAINERS[qualified];
   if (container) return new PyGlobal(mod, name, container);
-  if (mod === 'torch' && name in STORAGE_CLASSES) return new PyGlobal(mod, name, 'storage');
+  if ((mod === 'torch' || mod === 'torch.cuda') && name in STORAGE_CLASSES) return new PyGlobal(mod, name, 'storage');
   if (mod === 'torch' && TORCH_DTYPES.has(name)) return new PyGlobal(mod, name, 'dtype');
   const isClass =
     (mod.startsWith('torch.nn.modules.') && /^[A-Z]/.test(name)) ||
@@ -649,6 +652,8 @@ function applyGlobal(fn: PyGlobal, args: PyValue[], name: string, fail: (what: s
       return Object.freeze(Array.isArray(args[0]) ? [...(args[0] as PyValue[])] : []) as PyValue[];
     case 'torch-device':
       return args.map((a) => String(a)).join(':');
+    case 'inert-call':
+      return new PyObject(fn.qualified, args);
     default:
       return fail(`'${fn.qualified}' cannot be called (in '${name}')`);
   }

@@ -100,6 +100,8 @@ export class ZipArchive {
         const id = this.u16(e);
         const length = this.u16(e + 2);
         if (id === 0x0001) {
+          const fields = (size === 0xffffffff ? 1 : 0) + (compressedSize === 0xffffffff ? 1 : 0) + (localHeaderOffset === 0xffffffff ? 1 : 0);
+          if (8 * fields > length || e + 4 + length > end) this.fail(`entry '${name}': ZIP64 extra field is too short`);
           let p = e + 4;
           if (size === 0xffffffff) (size = this.u64(p)), (p += 8);
           if (compressedSize === 0xffffffff) (compressedSize = this.u64(p)), (p += 8);

@@ -54,7 +54,7 @@ export class TinyBackbone implements Backbone {
       new ConvBnAct(`backbone.${name}`, cin, cout, state, { kernel, stride, pad });
     this.stages = [
       [cbr('stem', 3, c(16), 3, 2)], // 1/2
-      [cbr('conv2_1', c(16), c(32), 3, 2), cbr('conv2_2', c(32), c(32), 3)], // 1/4
+      [cbr('conv2', c(16), c(32), 3, 2)], // 1/4
       [cbr('conv3_1', c(32), c(64), 3, 2), cbr('conv3_2', c(64), c(64), 3)], // 1/8: map 0
       [cbr('conv4_1', c(64), c(128), 3, 2), cbr('conv4_2', c(128), c(128), 3)], // 1/16: map 1
       [cbr('conv5_1', c(128), c(64), 1), cbr('conv5_2', c(64), c(128), 3, 2)], // 1/32: map 2

@@ -1,7 +1,7 @@
 // A trained model of the family ready to use: network + weights + config, with batch-norm layers in inference
 // mode (running statistics). Detects in image files, evaluates on a dataset split, saves and loads the same
 // safetensors model file as `SSD` (config JSON under `ssd.config`, buffers stored with the parameters).
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { BoxCoder } from '../../boxes/coder.js';
 import { DetectionPostprocessor } from '../../boxes/detect.js';
 import { generatePriors } from '../../boxes/priors.js';
@@ -121,7 +121,7 @@ export class ZooModel {
   /** Detects objects in an image file: resized to the input size (bilinear, no letterbox), normalised, run. */
   async detect(file: string, options: ZooDetectOptions = {}): Promise<ZooDetection[]> {
     const { width: W, height: H } = this.config.inputSize;
-    let raw: { data: Buffer; info: sharp.OutputInfo }, size: { width: number; height: number };
+    let raw: { data: Buffer; info: OutputInfo }, size: { width: number; height: number };
     try {
       const upright = await sharp(file).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
       size = { width: upright.info.width, height: upright.info.height };

@@ -1,0 +1,185 @@
+// The out-of-the-box demo (`ssd demo`, `npm run demo`): generate the shapes data set, train ssd-tiny on it for a
+// bounded time, evaluate VOC07 mAP on held-out scenes, draw the detections on a few of them, and write a report.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadDataset } from '../data/dataset.js';
+import { generateShapesDataset, type ShapesDatasetOptions } from '../data/synthetic.js';
+import type { Dataset } from '../data/types.js';
+import { annotateImage } from '../draw/index.js';
+import { initWeights } from '../nn/layers.js';
+import { ZooNetwork } from '../nn/models/network.js';
+import { zooModelConfig, buildZooNetwork } from '../nn/models/registry.js';
+import { ZooModel } from '../nn/models/zoo-model.js';
+import { readMetricsLog } from '../train/metrics-log.js';
+import type { ProgressStream } from '../train/progress.js';
+import { writeDemoReport } from './report.js';
+import { trainForTime } from './train.js';
+
+/** Options of {@link runDemo}; the defaults are the settings the README's figures were measured with. */
+export interface DemoOptions {
+  /** Output folder. Default 'runs/demo'. */
+  out?: string;
+  /** Training time budget in minutes. Default 10. */
+  minutes?: number;
+  /** Zoo model to train. Default 'ssd-tiny'. */
+  model?: string;
+  /** Input side in pixels. Default: the model's (160 for ssd-tiny). */
+  inputSize?: number;
+  /** Images per step. Default 16. */
+  batch?: number;
+  /** Peak learning rate. Default 0.02. */
+  lr?: number;
+  /** The SSD training augmentation. Default true. */
+  augment?: boolean;
+  /** Scenes generated (80% train, 10% val, 10% test). Default 2000. */
+  images?: number;
+  /** Seed of the data set, the weights and the data order. Default 0. */
+  seed?: number;
+  /** Test scenes drawn with their detections into the report. Default 8. */
+  showImages?: number;
+  /** ONNX Runtime threads. Default: all cores. */
+  threads?: number;
+  /** Loader worker threads. Default 1. */
+  workers?: number;
+  /** Where progress and the summary lines go. Default process.stderr (progress) and console.log (summary); false: silent. */
+  progress?: ProgressStream | false;
+}
+
+/** What {@link runDemo} returns (also written to `<out>/metrics.json`, with the first four keys). */
+export interface DemoResult {
+  map: number;
+  metric: 'voc07';
+  ap_per_class: Record<string, number | null>;
+  train_seconds: number;
+  steps: number;
+  images_seen: number;
+  test_images: number;
+  model: string;
+  modelPath: string;
+  reportPath: string;
+  metricsPath: string;
+  annotated: string[];
+}
+
+/** The scenes of the demo data set (the generator's defaults otherwise: 256 px, 1-6 shapes, 5 classes). */
+function datasetOptions(images: number, seed: number): ShapesDatasetOptions {
+  return { images, seed, splits: { train: 0.8, val: 0.1, test: 0.1 } };
+}
+
+/** Generates the data set unless `root` already holds the one these options make. */
+async function ensureDataset(root: string, options: ShapesDatasetOptions, say: (s: string) => void): Promise<void> {
+  const stamp = join(root, 'generated-with.json');
+  const want = JSON.stringify(options);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) {
+    say(`data: ${root} (already generated)`);
+    return;
+  }
+  const s = await generateShapesDataset(root, options);
+  writeFileSync(stamp, want);
+  say(`data: generated ${options.images} scenes, ${s.objects} objects (${s.classNames.join(', ')}) in ${s.seconds.toFixed(1)} s -> ${root}`);
+}
+
+/** Runs the whole demo; see the file header. Resolves with the figures also written to `metrics.json`. */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const out = resolve(options.out ?? 'runs/demo');
+  const minutes = options.minutes ?? 10;
+  if (!(minutes > 0)) throw new Error(`demo: minutes must be > 0, got ${minutes}`);
+  const seed = options.seed ?? 0;
+  const images = options.images ?? 2000;
+  const name = options.model ?? 'ssd-tiny';
+  const quiet = options.progress === false;
+  const say = (s: string): void => {
+    if (!quiet) console.log(s);
+  };
+  mkdirSync(out, { recursive: true });
+
+  const dataRoot = join(out, 'shapes');
+  await ensureDataset(dataRoot, datasetOptions(images, seed), say);
+  const train = await loadDataset(dataRoot, { split: 'train' });
+  const test = await loadDataset(dataRoot, { split: 'test' });
+
+  const config = zooModelConfig(name, train.classNames, options.inputSize ? { inputSize: options.inputSize } : {});
+  const network = buildZooNetwork(config);
+  if (!(network instanceof ZooNetwork)) throw new Error(`demo: '${name}' is not a model the demo trains (try ssd-tiny)`);
+  const params = network.parameters();
+  const count = params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  say(`model: ${name}, ${config.inputSize.width}x${config.inputSize.height} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters; training for ${minutes} min on ${train.samples.length} scenes`);
+
+  const metricsPath = join(out, 'metrics.jsonl');
+  const trained = await trainForTime({
+    network,
+    weights: initWeights(params, seed),
+    samples: train.samples,
+    seconds: minutes * 60,
+    batch: options.batch,
+    lr: options.lr,
+    augment: options.augment,
+    seed,
+    threads: options.threads,
+    workers: options.workers,
+    metricsPath,
+    progress: options.progress,
+  });
+  say(`trained: ${trained.steps} steps, ${trained.images} images in ${trained.seconds.toFixed(0)} s (${(trained.images / trained.seconds).toFixed(1)} img/s), final loss ${trained.finalLoss.toFixed(3)}`);
+
+  const model = new ZooModel(config, trained.weights, { threads: options.threads });
+  const modelPath = join(out, 'model.safetensors');
+  model.save(modelPath);
+  let result: DemoResult;
+  try {
+    const { evaluation } = await model.evaluate(test, { metric: 'voc07', workers: options.workers });
+    const ap: Record<string, number | null> = {};
+    evaluation.classNames.forEach((n, i) => (ap[n] = evaluation.apPerClass[i] ?? null));
+    const annotated = await drawSome(model, test, join(out, 'detections'), options.showImages ?? 8);
+    const reportPath = join(out, 'report.html');
+    writeDemoReport(reportPath, {
+      title: 'ssd-ts demo: ssd-tiny on generated shapes',
+      records: readMetricsLog(metricsPath),
+      evaluation,
+      evaluationStep: trained.steps,
+      facts: {
+        model: `${name} (${config.inputSize.width} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters)`,
+        data: `${train.samples.length} training scenes, ${test.samples.length} held-out test scenes (${train.classNames.join(', ')})`,
+        'training time': `${trained.seconds.toFixed(0)} s (${trained.steps} steps of ${options.batch ?? 16})`,
+        'test mAP (VOC07, IoU 0.5)': (evaluation.map ?? 0).toFixed(4),
+      },
+      images: annotated.map((p) => relative(out, p)),
+    });
+    result = {
+      map: evaluation.map ?? 0,
+      metric: 'voc07',
+      ap_per_class: ap,
+      train_seconds: trained.seconds,
+      steps: trained.steps,
+      images_seen: trained.images,
+      test_images: test.samples.length,
+      model: name,
+      modelPath,
+      reportPath,
+      metricsPath,
+      annotated,
+    };
+  } finally {
+    await model.dispose();
+  }
+  const { map, metric, ap_per_class, train_seconds, ...rest } = result;
+  writeFileSync(join(out, 'metrics.json'), JSON.stringify({ map, metric, ap_per_class, train_seconds, steps: rest.steps, images_seen: rest.images_seen, test_images: rest.test_images, model: rest.model }, null, 2) + '\n');
+  say(`AP per class: ${Object.entries(ap_per_class).map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(3)}`).join(', ')}`);
+  say(`mAP (VOC07) on ${test.samples.length} held-out scenes: ${map.toFixed(4)}`);
+  say(`report: ${result.reportPath}`);
+  return result;
+}
+
+/** Draws the detections (score >= 0.3) of the first `n` test scenes into `dir`; returns the files written. */
+async function drawSome(model: ZooModel, test: Dataset, dir: string, n: number): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const s of test.samples.slice(0, n)) {
+    const found = await model.detect(s.imagePath, { minScore: 0.3 });
+    const { data } = await annotateImage(s.imagePath, found, { classNames: model.classNames, format: 'jpeg' });
+    const file = join(dir, `${s.id}.jpg`);
+    writeFileSync(file, data);
+    files.push(file);
+  }
+  return files;
+}

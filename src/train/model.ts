@@ -1,0 +1,161 @@
+/**
+ * What the trainer and the evaluator need of a model, over every model of the zoo (SSD300, ssd-tiny, ...):
+ * a config for a class list, the network it describes, initial weights, the training graph, batch-norm
+ * statistics, and model files.
+ *
+ * Weights here are the full model-file set: trainable parameters plus buffers (batch-norm running
+ * statistics). A training session holds only the trainable ones; the buffers are recomputed from
+ * training images ("precise BN") whenever a model file is written or the model is evaluated.
+ */
+import { readSafetensors } from '../io/safetensors.js';
+import { initWeights, type Weights } from '../nn/layers.js';
+import type { MultiBoxLossOptions } from '../nn/loss.js';
+import type { ImageBatch } from '../nn/models/calibrate.js';
+import { RUNNING_MEAN, RUNNING_VAR } from '../nn/models/blocks.js';
+import { ZooNetwork } from '../nn/models/network.js';
+import { buildZooNetwork, zooModelConfig, ZOO_MODELS, type ZooModelConfig, type ZooModelOptions } from '../nn/models/registry.js';
+import { ZooModel } from '../nn/models/zoo-model.js';
+import { Graph, InferenceRunner, type Tensor } from '../graph/index.js';
+import { BuildContext } from '../nn/layers.js';
+import type { SSDNetwork } from '../nn/ssd.js';
+
+export type { ZooModelConfig as ModelConfig, ZooModelOptions as ModelOptions };
+
+/** Names `--model` accepts. */
+export function modelNames(): string[] {
+  return [...ZOO_MODELS.keys()];
+}
+
+/** The config of zoo model `name` for `classNames` (objects only); errors list the known names. */
+export function modelConfig(name: string, classNames: readonly string[], options: ZooModelOptions = {}): ZooModelConfig {
+  return zooModelConfig(name, classNames, options);
+}
+
+/** The network a config describes. */
+export function buildNetwork(config: ZooModelConfig): SSDNetwork {
+  return buildZooNetwork(config);
+}
+
+/** Fresh weights (parameters and buffers) for `network`, from `seed`. */
+export function initialWeights(network: SSDNetwork, seed: number): Map<string, Float32Array> {
+  return initWeights(network.parameters(), seed);
+}
+
+/** True when `network` has batch norm (its buffers need {@link calibrate} before inference). */
+export function hasBatchNorm(network: SSDNetwork): boolean {
+  return network instanceof ZooNetwork && network.hasBatchNorm;
+}
+
+/**
+ * The training graph for batches of `batch` images (batch norm on batch statistics): inputs images,
+ * true_classes, true_offsets; outputs loss, conf_loss, loc_loss, positives.
+ */
+export function trainingGraph(network: SSDNetwork, weights: Weights, batch: number, loss?: MultiBoxLossOptions): { graph: Graph; loss: Tensor } {
+  const build = () => network.lossGraph(weights, { batch, loss });
+  const lg = network instanceof ZooNetwork ? network.withNormMode('train', build) : build();
+  return { graph: lg.graph, loss: lg.terms.loss };
+}
+
+/**
+ * Batch-norm running statistics ("precise BN"): each layer's batch mean and unbiased variance, averaged
+ * over `batches`, by buffer name (`<layer>.running_mean`, `<layer>.running_var`).
+ *
+ * The same computation as nn's calibrateBatchNorm, whose graph outputs are named like the buffers: since
+ * SSDNetwork.build declares every parameter (buffers included) up front, those names collide. The outputs
+ * here have names of their own.
+ */
+export async function batchNormStatistics(network: ZooNetwork, weights: Weights, batches: AsyncIterable<ImageBatch>, threads?: number): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  if (!network.norm) return out;
+  const { width, height } = network.inputSize;
+  const g = new Graph(`${network.architecture}-bn-statistics`);
+  const images = g.input('images', 'float32', ['N', 3, height, width]);
+  const emitted = network.withNormMode('calibrate', () => {
+    network.build(new BuildContext(g, weights), images);
+    return [...network.norm!.emitted];
+  });
+  const names = new Map<string, string>();
+  emitted.forEach((e, i) => {
+    g.output(e.mean, `bn_statistics/${i}/mean`);
+    g.output(e.variance, `bn_statistics/${i}/var`);
+    names.set(`bn_statistics/${i}/mean`, `${e.name}${RUNNING_MEAN}`);
+    names.set(`bn_statistics/${i}/var`, `${e.name}${RUNNING_VAR}`);
+  });
+  const params = new Map([...weights].filter(([k]) => g.parameters.some((p) => p.name === k)));
+  const runner = await InferenceRunner.create(g, params, threads === undefined ? {} : { threads });
+  let count = 0;
+  try {
+    for await (const b of batches) {
+      const r = await runner.run({ images: { data: b.images, dims: [b.size, 3, height, width], dtype: 'float32' } });
+      for (const [key, name] of names) {
+        const v = r[key]!.data as Float32Array;
+        const acc = out.get(name) ?? new Float32Array(v.length);
+        for (let i = 0; i < acc.length; i++) acc[i] += v[i]!;
+        out.set(name, acc);
+      }
+      count++;
+    }
+  } finally {
+    await runner.release();
+  }
+  if (count === 0) throw new Error('batch-norm statistics: no batches');
+  for (const acc of out.values()) for (let i = 0; i < acc.length; i++) acc[i] /= count;
+  return out;
+}
+
+/**
+ * Completes trainable `parameters` into model-file weights: batch-norm running statistics averaged over
+ * `batches` (when the network has batch norm), else the buffers of `fallback`.
+ */
+export async function completeWeights(
+  network: SSDNetwork,
+  parameters: ReadonlyMap<string, Float32Array>,
+  fallback: Weights,
+  batches: () => AsyncIterable<ImageBatch>,
+  threads?: number,
+): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  let stats = new Map<string, Float32Array>();
+  if (hasBatchNorm(network)) {
+    const all = new Map<string, Float32Array>([...fallback, ...parameters]);
+    stats = await batchNormStatistics(network as ZooNetwork, all, batches(), threads);
+  }
+  for (const spec of network.parameters()) {
+    const v = stats.get(spec.name) ?? parameters.get(spec.name) ?? fallback.get(spec.name);
+    if (!v) throw new Error(`model weights: '${spec.name}' is neither trained nor a known buffer`);
+    out.set(spec.name, v);
+  }
+  return out;
+}
+
+/** A model ready to predict: a zoo model with these weights. */
+export function predictor(config: ZooModelConfig, weights: Weights, threads?: number): ZooModel {
+  return new ZooModel(config, weights, threads === undefined ? {} : { threads });
+}
+
+/**
+ * Reads a model file, or a training checkpoint (its optimizer tensors are left out): the config and the
+ * weights. Errors name the file.
+ */
+export function readModelFile(path: string): { config: ZooModelConfig; weights: Map<string, Float32Array> } {
+  const file = readSafetensors(path);
+  const text = file.metadata['ssd.config'];
+  if (text === undefined) throw new Error(`${path}: not an ssd-ts model file or checkpoint (no 'ssd.config' in the metadata)`);
+  let config: ZooModelConfig;
+  try {
+    config = JSON.parse(text) as ZooModelConfig;
+  } catch (e) {
+    throw new Error(`${path}: metadata 'ssd.config' is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof config !== 'object' || config === null || typeof config.architecture !== 'string' || !ZOO_MODELS.has(config.architecture)) {
+    throw new Error(`${path}: ssd.config.architecture is ${JSON.stringify((config as { architecture?: unknown } | null)?.architecture)}; known: ${modelNames().join(', ')}`);
+  }
+  if (!Array.isArray(config.classNames) || config.classNames.length < 2) throw new Error(`${path}: ssd.config.classNames must list the background and at least one class`);
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors) {
+    if (name.startsWith('optimizer/')) continue;
+    if (t.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' is ${t.dtype}; weights must be floating point`);
+    weights.set(name, t.data);
+  }
+  return { config, weights };
+}
