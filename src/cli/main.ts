@@ -9,6 +9,8 @@ const verbs: Record<string, () => Promise<{ command: Command }>> = {
   train: () => import('./train.js'),
   eval: () => import('./eval.js'),
   serve: () => import('./serve.js'),
+  models: () => import('./models.js'),
+  demo: () => import('./demo.js'),
   import: () => import('./import.js'),
   bench: () => import('./bench.js'),
 };

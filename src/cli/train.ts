@@ -144,16 +144,27 @@ export const command: Command = {
       workers: opt('workers', (s) => intFlag('train', 'workers', s, 0, 0)),
       resume,
     };
+    // Ctrl-C: finish the step, write a checkpoint, stop (resume with --resume); twice: stop now.
+    const abort = new AbortController();
+    const onInterrupt = (): void => {
+      if (abort.signal.aborted) process.exit(130);
+      console.error('\nssd train: stopping after this step and writing a checkpoint (Ctrl-C again to quit at once)');
+      abort.abort();
+    };
+    process.on('SIGINT', onInterrupt);
+    options.signal = abort.signal;
     try {
       const r = await train(options);
-      console.log(JSON.stringify({ run: r.runDir, steps: r.steps, final_loss: r.finalLoss, best: r.best ?? null, images_per_s: Number(r.imagesPerSecond.toFixed(3)) }));
-      return 0;
+      console.log(JSON.stringify({ run: r.runDir, steps: r.steps, stopped: r.stopped, final_loss: r.finalLoss, best: r.best ?? null, images_per_s: Number(r.imagesPerSecond.toFixed(3)), loader_images_per_s: Number(r.loaderImagesPerSecond.toFixed(1)) }));
+      return r.stopped ? 130 : 0;
     } catch (e) {
       if (e instanceof NonFiniteLossError) {
         console.error(`ssd train: ${e.message}`);
         return 3;
       }
       throw e;
+    } finally {
+      process.off('SIGINT', onInterrupt);
     }
   },
 };

@@ -41,14 +41,16 @@ export class SampleBuilder {
 /** Collects problems for a dataset being read. */
 export class ProblemLog {
   readonly problems: Problem[] = [];
+  private readonly samplesWithProblems = new Set<string>();
 
   add(p: Problem): void {
     this.problems.push(p);
+    if (p.sampleId !== undefined) this.samplesWithProblems.add(p.sampleId);
   }
 
   /** Whether the sample with this id has a problem so far. */
   has(sampleId: string): boolean {
-    return this.problems.some((p) => p.sampleId === sampleId);
+    return this.samplesWithProblems.has(sampleId);
   }
 }
 

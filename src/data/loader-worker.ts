@@ -58,6 +58,8 @@ export interface SampleResult {
   objects: number;
   /** Priors matched to an object. */
   positives: number;
+  /** Milliseconds spent preparing the sample (decode, augment, match). */
+  ms: number;
 }
 
 export type WorkerRequest = { type: 'prepare'; slot: number; offset: number; sampleIndex: number; seed: number };
@@ -102,6 +104,7 @@ export async function prepareSample(
   views: SlotViews,
   offset: number,
 ): Promise<SampleResult> {
+  const t0 = performance.now();
   const image = await decodeImage(sample.imagePath);
   const size = config.inputSize;
   const pixels = views.images.subarray(offset * 3 * size * size, (offset + 1) * 3 * size * size);
@@ -130,7 +133,7 @@ export async function prepareSample(
       lo[o + 1] = 0;
     }
   }
-  return { sampleIndex, width: image.width, height: image.height, objects: out.labels.length, positives };
+  return { sampleIndex, width: image.width, height: image.height, objects: out.labels.length, positives, ms: performance.now() - t0 };
 }
 
 interface WorkerInit {

@@ -140,8 +140,9 @@ export class DataLoader {
   private readonly config: PrepareConfig;
   private closed = false;
   private fatal: Error | undefined;
-  /** Images prepared and wall-clock time spent by the loader since creation (for images/second). */
+  /** Images prepared since creation, and the thread time they took. */
   private prepared = 0;
+  private busyMs = 0;
   private readonly started = performance.now();
 
   private constructor(private readonly opts: Required<Omit<DataLoaderOptions, 'priors' | 'normalization'>> & Pick<DataLoaderOptions, 'priors' | 'normalization'>) {
@@ -255,6 +256,7 @@ export class DataLoader {
       slot.error ??= new Error(m.message);
     } else {
       slot.results[m.offset] = m.result;
+      this.busyMs += m.result.ms;
     }
     this.prepared++;
     slot.pending--;
@@ -272,9 +274,17 @@ export class DataLoader {
     }
   }
 
-  /** Images prepared per second of wall-clock time since the loader started. */
+  /** Images prepared per second of wall-clock time since the loader started (bounded by what was consumed). */
   imagesPerSecond(): number {
     return this.prepared / ((performance.now() - this.started) / 1000);
+  }
+
+  /**
+   * What the loader could deliver if nothing waited for it: images per second of preparation time, times
+   * the number of threads preparing (an estimate that assumes each worker has a core of its own).
+   */
+  capacity(): number {
+    return this.busyMs > 0 ? (this.prepared / (this.busyMs / 1000)) * Math.max(1, this.workers.length) : NaN;
   }
 
   /** Starts preparing batch `b` of `order` in slot `s`. */
@@ -300,7 +310,9 @@ export class DataLoader {
     while (this.queue.length > 0 && this.queue[0]!.slot === s) {
       const t = this.queue.shift()!;
       try {
-        slot.results[t.offset] = await prepareSample(this.opts.samples[t.sampleIndex]!, t.sampleIndex, t.seed, this.config, views, t.offset);
+        const r = await prepareSample(this.opts.samples[t.sampleIndex]!, t.sampleIndex, t.seed, this.config, views, t.offset);
+        slot.results[t.offset] = r;
+        this.busyMs += r.ms;
       } catch (e) {
         slot.error ??= e as Error;
       }

@@ -10,6 +10,8 @@ export interface GradientOptions {
   convWeightGrad?: ConvWeightGradMethod;
   /** Input-gradient formulation for Conv (default 'auto': a Conv with the flipped kernel where stride is 1). */
   convInputGrad?: ConvInputGradMethod;
+  /** Largest im2col chunk in bytes for the Conv weight gradient (default 256 MiB, batch 8 assumed if symbolic). */
+  im2colChunkBytes?: number;
 }
 
 /**
@@ -65,7 +67,7 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
     if (outGrads.every((t) => t === null)) continue;
     const inputs = node.inputs.map((n) => (n ? g.tensor(n)! : null));
     const outputs = node.outputs.map((n) => g.tensor(n)!);
-    const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, convWeightGrad: opts.convWeightGrad ?? 'auto', convInputGrad: opts.convInputGrad ?? 'auto' });
+    const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, convWeightGrad: opts.convWeightGrad ?? 'auto', convInputGrad: opts.convInputGrad ?? 'auto', im2colChunkBytes: opts.im2colChunkBytes });
     inputs.forEach((t, k) => {
       const d = inGrads[k];
       if (!t || !d || !reached.has(t.name)) return;

@@ -27,6 +27,8 @@ export interface GradContext {
   readonly grads: readonly (Tensor | null)[];
   readonly convWeightGrad: ConvWeightGradMethod;
   readonly convInputGrad: ConvInputGradMethod;
+  /** Upper bound on one im2col chunk in bytes (see IM2COL_CHUNK_BYTES). */
+  readonly im2colChunkBytes?: number;
 }
 
 /** A rule returns dLoss/dInput for each input (null: none, or not differentiable). */
@@ -97,7 +99,10 @@ function convInputGrad(c: GradContext, dy: Tensor): Tensor {
   const [, , pbF, prF] = ints(c.node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
   const flipPads = [dh * (kh - 1) - pt, dw * (kw - 1) - pl, dh * (kh - 1) - pbF, dw * (kw - 1) - prF] as [number, number, number, number];
   const convOk = sh === 1 && sw === 1 && groups === 1 && flipPads.every((p) => p >= 0);
-  if (convOk && c.convInputGrad !== 'convTranspose') {
+  // Batch 8 (bench/graph-layers.bench.ts): for 3x3 stride-1 layers the flipped-kernel Conv beat ConvTranspose
+  // (conv1_2: 1.9 s vs 6.4 s, conv2_1: 1.3 s vs 1.7 s); 1x1 layers keep ConvTranspose (a plain GEMM there).
+  const useConv = convOk && (c.convInputGrad === 'conv' || (c.convInputGrad === 'auto' && kh * kw > 1));
+  if (useConv) {
     // Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped.
     const g = c.g;
     const flipped = g.slice(w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
@@ -141,8 +146,9 @@ function im2colSlices(g: Graph, x: Tensor, kh: number, kw: number, s: [number, n
   return g.concat(taps, 2);
 }
 
-/** Bytes of the im2col matrix for this conv; the 'auto' choice falls back to 'transposed' above this. */
-const IM2COL_LIMIT_BYTES = 512 * 2 ** 20;
+/** Default bound on one im2col chunk. The im2col matrix is built in chunks of output rows of at most this many bytes (batch 8 assumed when the
+ *  batch is symbolic), so conv1_2's 1.66 GB at batch 8 becomes 7 passes of 240 MB. */
+export const IM2COL_CHUNK_BYTES = 256 * 2 ** 20;
 
 function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   const g = c.g;
@@ -153,18 +159,17 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   const pads = ints(c.node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
   const groups = int(c.node, 'group', 1);
   const cin = cinG * groups;
+  const H = staticDim(c, x.shape[2]!, 'input height');
+  const W = staticDim(c, x.shape[3]!, 'input width');
   const ho = staticDim(c, dy.shape[2]!, 'output height');
   const wo = staticDim(c, dy.shape[3]!, 'output width');
-  const batch = typeof x.shape[0] === 'number' ? x.shape[0] : 8;
-  const colsBytes = batch * cin * kh * kw * ho * wo * 4;
   let method = c.convWeightGrad;
-  // im2col + one MatMul ran ~2-3x faster than Conv over transposed tensors on every SSD300 layer at batch 8
-  // (bench/graph-layers.bench.ts, shared/bench/README.md); above IM2COL_LIMIT_BYTES its matrix costs too much memory.
-  if (method === 'auto') method = groups === 1 && colsBytes > IM2COL_LIMIT_BYTES ? 'transposed' : 'im2col';
+  // Batch 8, 2 threads, loaded machine (bench/graph-layers.bench.ts): im2col + MatMul beat a Conv over transposed
+  // tensors on every SSD300 layer with more than 3 input channels (conv1_2: 1.7 s vs 13.9 s; conv4_3: 2-3x),
+  // while on conv1_1 (3 channels) the transposed Conv wins (295 ms vs 459-764 ms).
+  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : 'im2col';
   if (method === 'transposed' && groups === 1) {
     // dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped.
-    const H = staticDim(c, x.shape[2]!, 'input height');
-    const W = staticDim(c, x.shape[3]!, 'input width');
     // Trim end padding the forward never reached so the result is exactly kh x kw (or slice below).
     const endPad = (size: number, out: number, k: number, s: number, d: number, p0: number, p1: number) =>
       Math.max(0, Math.min(p1, s * (out - 1) + d * (k - 1) + 1 - p0 - size));
@@ -178,20 +183,39 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
     const trimmed = r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
     return g.transpose(trimmed, [1, 0, 2, 3]);
   }
-  // im2col by a fixed one-hot grouped Conv, then one batched MatMul per group: cols [N, G, CinG*kk, L] @ dy^T [N, G, L, CoutG].
+  // im2col (a fixed one-hot grouped Conv, or strided Slices), then one batched MatMul per group:
+  // cols [N, G, CinG*kk, L] @ dy^T [N, G, L, CoutG], summed over N; in chunks of output rows to bound memory.
   const kk = kh * kw;
-  const L = ho * wo;
   const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
-  const cols = unitConv
-    ? x
-    : method === 'im2col-slices'
-      ? im2colSlices(g, x, kh, kw, strides, dilations, pads, ho, wo)
-      : g.conv2d(x, oneHotFilters(g, cin, kh, kw, x.dtype), undefined, { stride: strides, dilation: dilations, pad: pads, groups: cin });
-  const cols4 = g.reshape(cols, [x.shape[0]!, groups, cinG * kk, L]);
-  const dyT = g.transpose(g.reshape(dy, [0, groups, cout / groups, L]), [0, 1, 3, 2]);
-  const perImage = g.matmul(cols4, dyT); // [N, G, CinG*kk, CoutG]
-  const summed = g.reduceSum(perImage, [0], false); // [G, CinG*kk, CoutG]
-  return g.reshape(g.transpose(summed, [0, 2, 1]), [cout, cinG, kh, kw]);
+  const batch = typeof x.shape[0] === 'number' ? x.shape[0] : 8;
+  const colsBytes = batch * cin * kk * ho * wo * (x.dtype === 'float64' ? 8 : 4);
+  const chunks = unitConv ? 1 : Math.min(ho, Math.ceil(colsBytes / (c.im2colChunkBytes ?? IM2COL_CHUNK_BYTES)));
+  const rowsPerChunk = Math.ceil(ho / chunks);
+  const filters = unitConv || method === 'im2col-slices' ? null : oneHotFilters(g, cin, kh, kw, x.dtype);
+  let acc: Tensor | null = null;
+  for (let a = 0; a < ho; a += rowsPerChunk) {
+    const b = Math.min(ho, a + rowsPerChunk);
+    // Input rows this chunk of output rows reads (inclusive), clamped to the image; the rest is padding.
+    const lo = a * strides[0] - pads[0];
+    const hi = (b - 1) * strides[0] - pads[0] + dilations[0] * (kh - 1);
+    const r0 = Math.max(0, lo);
+    const r1 = Math.min(H - 1, hi);
+    const whole = a === 0 && b === ho;
+    const xs = whole ? x : g.slice(x, [r0], [r1 + 1], [2]);
+    const dys = whole ? dy : g.slice(dy, [a], [b], [2]);
+    const chunkPads: [number, number, number, number] = [r0 - lo, pads[1], hi - r1, Math.max(0, Math.min(pads[3], strides[1] * (wo - 1) + dilations[1] * (kw - 1) + 1 - pads[1] - W))];
+    const L = (b - a) * wo;
+    const cols = unitConv
+      ? xs
+      : filters
+        ? g.conv2d(xs, filters, undefined, { stride: strides, dilation: dilations, pad: chunkPads, groups: cin })
+        : im2colSlices(g, xs, kh, kw, strides, dilations, chunkPads, b - a, wo);
+    const cols4 = g.reshape(cols, [x.shape[0]!, groups, cinG * kk, L]);
+    const dyT = g.transpose(g.reshape(dys, [0, groups, cout / groups, L]), [0, 1, 3, 2]);
+    const part = g.reduceSum(g.matmul(cols4, dyT), [0], false); // [G, CinG*kk, CoutG]
+    acc = acc ? g.add(acc, part) : part;
+  }
+  return g.reshape(g.transpose(acc!, [0, 2, 1]), [cout, cinG, kh, kw]);
 }
 
 // ------------------------------------------------------------------ pooling

@@ -104,7 +104,13 @@ export class DetectionServer {
       this.predictor = await ThreadedPredictor.create(this.detector, this.options.threads === undefined ? {} : { threads: this.options.threads });
     }
     return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
+      const onError = (e: Error) => {
+        // Nothing listens: let the worker go too, so a failed start leaves no thread behind.
+        const p = this.predictor;
+        this.predictor = undefined;
+        void p?.close();
+        reject(e);
+      };
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
         this.server.off('error', onError);

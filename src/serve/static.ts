@@ -22,11 +22,16 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** The page's folder: beside this file when run from source; from dist/src/serve, the source tree's copy. */
+/** The page's folder: beside this file when run from source; when built (dist/src/serve), the package's
+ *  src/serve/web, found by walking up from here. */
 function webDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, 'web'), join(here, '..', '..', '..', 'src', 'serve', 'web')]) if (existsSync(join(dir, 'index.html'))) return dir;
-  throw new Error(`ssd serve: the web page files (index.html, app.js) are not beside ${here}`);
+  if (existsSync(join(here, 'web', 'index.html'))) return join(here, 'web');
+  for (let dir = here, i = 0; i < 6; i++, dir = dirname(dir)) {
+    const web = join(dir, 'src', 'serve', 'web');
+    if (existsSync(join(web, 'index.html'))) return web;
+  }
+  throw new Error(`ssd serve: the web page files (src/serve/web/index.html, app.js) are not found above ${here}`);
 }
 
 function ortDir(): string {

@@ -11,7 +11,7 @@
  * - `metrics.jsonl`: one line per step and per evaluation;
  * - `report.html`: loss curves, mAP over time, AP per class and precision-recall curves.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DataLoader } from '../data/loader.js';
 import { loadDataset } from '../data/dataset.js';
@@ -96,6 +96,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Where progress goes (default process.stderr); false for none. */
   progress?: ProgressStream | false;
+  /** Stops the run after the current step, writing a checkpoint (resume later with `resume`). */
+  signal?: AbortSignal;
   /** Builds the network of a config (default: the zoo's). For custom networks. */
   network?: (config: ModelConfig) => SSDNetwork;
 }
@@ -115,6 +117,10 @@ export interface TrainResult {
   reportPath: string;
   /** Mean training throughput of this invocation (images per second, data waits included). */
   imagesPerSecond: number;
+  /** True when `signal` stopped the run before its last step. */
+  stopped: boolean;
+  /** What the data loader could deliver (images per second of its threads' time, times its threads): compare with `imagesPerSecond`. */
+  loaderImagesPerSecond: number;
 }
 
 /** Thrown when a step's loss is NaN or infinite; the last checkpoint is left as it was. */
@@ -217,6 +223,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let modelConfig: ModelConfig | undefined;
   if (options.resume) {
     removeStaleTemporaries(lastPath);
+    if (!existsSync(lastPath)) throw new Error(`train: nothing to resume in ${runDir}: ${lastPath} does not exist (a run writes it at each epoch's end, or every --save-every steps)`);
     const ckpt = loadCheckpoint(lastPath);
     s = ckpt.trainConfig as unknown as StoredOptions;
     // Only the length of the run may change on resume (the schedule then scales to the new length).
@@ -333,6 +340,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let savedStep = options.resume ? state.step : -1;
   const save = async (): Promise<void> => {
     const all = await fullWeights();
+    // The loss of a step is computed before its update: a diverging update shows only in the weights.
+    for (const [name, v] of all) {
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i]!)) {
+          throw new NonFiniteLossError(
+            `the weights became non-finite (${name}[${i}] = ${v[i]}) in step ${state.step} (lr ${schedule.lrAt(state.step - 1)}). ` +
+              `Stopped without saving: ${savedStep >= 0 ? `the last good checkpoint is ${lastPath} (step ${savedStep})` : 'no checkpoint was written yet'}. Try a lower --lr, --warmup or --clip-grad.`,
+          );
+        }
+      }
+    }
     savedStep = state.step;
     saveCheckpoint(lastPath, {
       parameters: tensorsOf(network, all),
@@ -366,13 +384,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   };
 
+  let stopped = false;
+  let loaderImagesPerSecond = NaN;
   const started = performance.now();
   let imagesThisRun = 0;
   let stepTimeEma = NaN;
   const recentLoss: number[] = [];
   try {
     let last = performance.now();
-    while (state.step < totalSteps) {
+    while (state.step < totalSteps && !stopped) {
       const epoch = state.epoch;
       for await (const batch of loader.epoch(epoch, state.batchInEpoch)) {
         const lr = schedule.lrAt(state.step);
@@ -401,6 +421,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
         const epochDone = state.batchInEpoch === 0;
         const finished = state.step >= totalSteps;
+        if (options.signal?.aborted && !finished) {
+          await save();
+          stopped = true;
+          break;
+        }
         if (epochDone && s.evalEvery > 0 && state.epoch % s.evalEvery === 0) await evaluate();
         if (finished && s.evalEvery > 0 && lastEvaluationStep !== state.step) await evaluate();
         if (epochDone || finished || (s.saveEvery > 0 && state.step % s.saveEvery === 0)) {
@@ -414,13 +439,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     log.close();
     progress?.done();
+    loaderImagesPerSecond = loader.capacity();
     await loader.close();
     await calibration?.close();
     await session.release();
   }
   report();
   const seconds = (performance.now() - started) / 1000;
-  say(`done: ${state.step} steps in ${formatDuration(seconds)}; checkpoint ${lastPath}${state.best ? `, best mAP ${state.best.map.toFixed(4)} at step ${state.best.step} (${bestPath})` : ''}; report ${reportPath}`);
+  say(`${stopped ? `stopped at step ${state.step} of ${totalSteps} (continue with --resume)` : 'done'}: ${state.step} steps in ${formatDuration(seconds)}; checkpoint ${lastPath}${state.best ? `, best mAP ${state.best.map.toFixed(4)} at step ${state.best.step} (${bestPath})` : ''}; report ${reportPath}; training ${(imagesThisRun / seconds).toFixed(2)} img/s, loader capacity ${loaderImagesPerSecond.toFixed(1)} img/s`);
   return {
     runDir,
     steps: state.step,
@@ -431,5 +457,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     metricsPath,
     reportPath,
     imagesPerSecond: imagesThisRun / seconds,
+    stopped,
+    loaderImagesPerSecond,
   };
 }

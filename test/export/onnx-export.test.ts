@@ -10,6 +10,10 @@ import { Graph } from '../../src/graph/index.js';
 import { ONNX } from '../../src/graph/index.js';
 import { exportOnnx, ONNX_CONFIG_KEY } from '../../src/io/onnx-export.js';
 import { appendPostprocess, type PostprocessOptions } from '../../src/io/postprocess-graph.js';
+import { refF32 } from '../fixtures/reference.js';
+import { recipeImage, recipeWeights } from '../nn/recipe.js';
+import { ssd300Config } from '../../src/nn/config.js';
+import { SSD } from '../../src/nn/model.js';
 import { TinyDetector } from '../serve/tiny-model.js';
 
 const quiet = { logSeverityLevel: 3 as const };
@@ -202,4 +206,17 @@ test('exported detector: detections on real images equal model.detect (as sets),
   await w.release();
   await s.release();
   await model.dispose();
+});
+
+test('exported SSD300 with the reference recipe weights reproduces the PyTorch reference outputs (1e-3 relative L2)', async () => {
+  const model = SSD.create(ssd300Config(), { weights: recipeWeights() });
+  const s = await ort.InferenceSession.create(exportOnnx(model), quiet);
+  const image = recipeImage();
+  const out = await s.run({ images: new ort.Tensor('float32', image.data, image.dims) });
+  const locs = refF32('forward_locs'), scores = refF32('forward_scores');
+  assert.deepEqual(out.locs!.dims, locs.shape);
+  assert.deepEqual(out.scores!.dims, scores.shape);
+  const dl = relL2(out.locs!.data as Float32Array, locs.data), ds = relL2(out.scores!.data as Float32Array, scores.data);
+  assert.ok(dl < 1e-3 && ds < 1e-3, `relative L2: locs ${dl}, scores ${ds}`);
+  await s.release();
 });

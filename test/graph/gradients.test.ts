@@ -22,10 +22,13 @@ const convMethods = [
   { convWeightGrad: 'im2col', convInputGrad: 'conv' },
   { convWeightGrad: 'im2col-slices', convInputGrad: 'convTranspose' },
   { convWeightGrad: 'transposed', convInputGrad: 'auto' },
+  // im2col in chunks of output rows (a 64-byte bound forces one row per chunk)
+  { convWeightGrad: 'im2col', convInputGrad: 'auto', im2colChunkBytes: 64 },
+  { convWeightGrad: 'im2col-slices', convInputGrad: 'auto', im2colChunkBytes: 64 },
 ] as const;
 for (const c of convCases)
   for (const method of convMethods)
-    test(`Conv ${c.name}: x, w, b gradients (weight: ${method.convWeightGrad}, input: ${method.convInputGrad})`, async () => {
+    test(`Conv ${c.name}: x, w, b gradients (weight: ${method.convWeightGrad}${'im2colChunkBytes' in method ? ' in row chunks' : ''}, input: ${method.convInputGrad})`, async () => {
       await gradCheck(
         [
           { name: 'x', shape: c.x },

@@ -73,11 +73,15 @@ function assertSame(got: Drawn[], want: DetectResponse['detections'], what: stri
   }
 }
 
-test('the page runs the model in the browser and draws the server\'s detections; ?backend=server asks the server', { skip, timeout: 60_000 }, async () => {
+test('the page runs the model in the browser and draws the server\'s detections; ?backend=server asks the server; the camera', { skip, timeout: 60_000 }, async () => {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: [
+      '--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync',
+      // A synthetic camera (a moving test pattern) that getUserMedia may open without asking.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    ],
   });
   try {
     const res = await fetch(`${url}/v1/detect`, { method: 'POST', body: png });
@@ -96,6 +100,17 @@ test('the page runs the model in the browser and draws the server\'s detections;
     const viaServer = await detectInPage(page, '/?backend=server');
     assert.equal(viaServer.backend, 'server');
     assertSame(viaServer.drawn, want, 'server fallback', { score: 1e-9, px: 1e-9 });
+
+    // The camera: frames are detected one after another and drawn at the camera's size until stopped.
+    await page.goto(url + '/');
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+    await page.click('#camera');
+    await page.waitForSelector('#timing:has-text(" ms (")', { timeout: 20_000 });
+    const cam = await page.$eval('#canvas', (c) => ({ width: (c as unknown as { width: number }).width, height: (c as unknown as { height: number }).height }));
+    assert.ok(cam.width > 0 && cam.width !== 300, `the canvas took the camera frame's size (${cam.width}x${cam.height})`);
+    assert.notEqual(await page.getAttribute('#status', 'data-state'), 'error', (await page.textContent('#status')) ?? '');
+    await page.click('#stop');
+    await page.waitForSelector('#status[data-state="ready"]');
     assert.deepEqual(errors, [], 'no uncaught errors on the page');
   } finally {
     await browser.close();

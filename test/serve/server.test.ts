@@ -203,6 +203,12 @@ test('routes: 404 and 405 as JSON; the page, its script, onnxruntime-web and mod
   assert.deepEqual(inputs, ['images', 'min_score', 'max_overlap', 'top_k'], 'the page sets the thresholds');
 });
 
+test('listening on a port in use fails with the system error (and leaves no worker behind)', async () => {
+  const port = Number(new URL(url).port);
+  const second = new DetectionServer(model, { log: null });
+  await assert.rejects(second.listen(port, '127.0.0.1'), /EADDRINUSE/);
+});
+
 test('close() is graceful: requests in flight are answered, then the port is closed', async () => {
   // A network that takes 300 ms a run, so that the requests are surely in flight when close() is called.
   const slow = Object.create(model) as TinyDetector;
@@ -215,7 +221,12 @@ test('close() is graceful: requests in flight are answered, then the port is clo
   const s = new DetectionServer(slow, { log: null, maxWaitMs: 20, inferenceThread: false });
   const { url: u } = await s.listen(0, '127.0.0.1');
   const inFlight = Array.from({ length: 4 }, () => fetch(`${u}/v1/detect`, { method: 'POST', body: images[0]!.bytes }));
-  while (started === 0) await new Promise((r) => setTimeout(r, 5));
+  // Close once all four are in the server's hands (queued or running), the first run under way.
+  const accepted = () => {
+    const st = s.stats();
+    return st.queued + st.running + st.items;
+  };
+  while (started === 0 || accepted() < 4) await new Promise((r) => setTimeout(r, 5));
   const closing = s.close();
   const answers = await Promise.all(inFlight);
   assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200]);

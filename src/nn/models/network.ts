@@ -2,8 +2,10 @@
 // its name and, when it has batch norm, the mode its batch-norm layers build in.
 import type { PriorConfig } from '../../boxes/priors.js';
 import type { SSDHead } from '../heads.js';
+import type { Tensor } from '../../graph/index.js';
+import type { BuildContext } from '../layers.js';
 import { SSDNetwork, type Backbone } from '../ssd.js';
-import { NormState, type NormMode } from './blocks.js';
+import { isBuffer, NormState, type NormMode } from './blocks.js';
 
 /** The parts of a {@link ZooNetwork}. */
 export interface ZooParts {
@@ -31,6 +33,17 @@ export class ZooNetwork extends SSDNetwork {
   /** True when the network has batch-norm layers (running statistics among its parameters). */
   get hasBatchNorm(): boolean {
     return this.norm !== undefined;
+  }
+
+  /**
+   * Adds the network to `ctx.g`: images (N, 3, H, W) -> locs (N, P, 4), scores (N, P, K). Parameters are declared
+   * first in state_dict order (as SSDNetwork does), except the batch-norm running statistics outside 'eval' mode:
+   * a training graph must not hold them (SGD would decay them) and a calibration graph outputs them.
+   */
+  override build(ctx: BuildContext, images: Tensor): { locs: Tensor; scores: Tensor } {
+    const buffers = this.norm !== undefined && this.norm.mode === 'eval';
+    for (const spec of this.parameters()) if (buffers || !isBuffer(spec.name)) ctx.param(spec);
+    return this.head.build(ctx, this.backbone.build(ctx, images));
   }
 
   /** Runs `build` with batch norm in `mode`, restoring the previous mode afterwards. */

@@ -3,6 +3,8 @@
 import { IMAGENET_NORMALIZATION, type ModelConfig } from '../config.js';
 import type { SSDNetwork } from '../ssd.js';
 import { ssd300 } from '../zoo.js';
+import { ssd512 } from './ssd512.js';
+import { ssdliteMobileNetV2 } from './ssdlite-mobilenetv2.js';
 import { ssdTiny } from './ssd-tiny.js';
 
 /** Architecture settings a zoo model takes besides the number of classes (stored in its model config). */
@@ -38,6 +40,18 @@ const entries: ZooEntry[] = [
     summary: 'VGG-16 base, 300 px, six maps (the paper and the PyTorch tutorial)',
     inputSize: 300,
     build: (n) => ssd300(n),
+  },
+  {
+    name: 'ssd512',
+    summary: 'VGG-16 base, 512 px, seven maps, 24564 priors (the paper)',
+    inputSize: 512,
+    build: (n) => ssd512(n),
+  },
+  {
+    name: 'ssdlite320-mobilenetv2',
+    summary: 'MobileNetV2 (inverted residuals, BN, ReLU6), 320 px, depthwise-separable heads',
+    inputSize: 320,
+    build: (n, o = {}) => ssdliteMobileNetV2(n, { inputSize: o.inputSize, width: o.width }),
   },
   {
     name: 'ssd-tiny',

@@ -1,0 +1,84 @@
+// The trainer as a library call, on a tiny generated dataset with ssd-tiny at 96 px.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateShapesDataset } from '../../src/data/synthetic.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { readMetricsLog, type StepRecord } from '../../src/train/metrics-log.js';
+import { NonFiniteLossError, train } from '../../src/train/trainer.js';
+
+let dir = '';
+let data = '';
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ssd-trainer-'));
+  data = join(dir, 'shapes');
+  await generateShapesDataset(data, { images: 8, size: [64, 80], seed: 5, splits: { train: 0.75, val: 0, test: 0.25 } });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = { model: 'ssd-tiny', inputSize: 96, batch: 2, threads: 1, workers: 1, progress: false as const };
+
+let epochsRun: StepRecord[] = [];
+
+test('epochs: every step logged with its epoch, and the rate decays at 2/3 and 5/6 of the run', async () => {
+  const out = join(dir, 'epochs');
+  // 6 training images, batch 2: 3 steps an epoch, 6 steps in 2 epochs; milestones round(6*80/120) = 4, round(6*100/120) = 5.
+  const r = await train({ ...base, data, out, epochs: 2, lr: 0.01, seed: 1, shuffle: false, augment: false });
+  assert.equal(r.steps, 6);
+  const steps = readMetricsLog(r.metricsPath).filter((x): x is StepRecord => x.type === 'step');
+  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(steps.map((s) => s.epoch), [0, 0, 0, 1, 1, 1]);
+  const lr = steps.map((s) => s.lr);
+  assert.deepEqual(lr.slice(0, 4), [0.01, 0.01, 0.01, 0.01]);
+  assert.ok(Math.abs(lr[4]! - 0.001) < 1e-12 && Math.abs(lr[5]! - 0.0001) < 1e-12, `decayed rates ${lr.slice(4)}`);
+  for (const s of steps) {
+    assert.ok(Number.isFinite(s.loss) && s.loss > 0);
+    assert.ok(Math.abs(s.loss - (s.loc_loss + s.conf_loss)) < 1e-4 * s.loss, 'loss = loc + conf (alpha 1)');
+    assert.ok(s.images_per_s > 0);
+  }
+  // Without shuffling or augmentation, epoch 2 sees the same batches as epoch 1: a model that learned
+  // from them has a lower loss on them.
+  assert.ok(steps[3]!.loss < steps[0]!.loss, `loss of batch 1 went from ${steps[0]!.loss} to ${steps[3]!.loss}`);
+  const ckpt = loadCheckpoint(r.lastCheckpoint);
+  assert.deepEqual([ckpt.state.step, ckpt.state.epoch, ckpt.state.batchInEpoch], [6, 2, 0]);
+  epochsRun = steps;
+  assert.ok([...ckpt.optimizer.values()].some((m) => m.data.some((v) => v !== 0)), 'momentum is saved');
+});
+
+test('a stop signal ends the run after the current step with a checkpoint; resume finishes it exactly', async () => {
+  assert.equal(epochsRun.length, 6, 'needs the epochs run');
+  const out = join(dir, 'stopped');
+  const stop = new AbortController();
+  // Progress writes a line after each step (not a TTY): stop there, after step 1.
+  const progress = { write: () => stop.abort() };
+  const first = await train({ ...base, data, out, epochs: 2, lr: 0.01, seed: 1, shuffle: false, augment: false, progress, signal: stop.signal });
+  assert.equal(first.stopped, true);
+  assert.equal(first.steps, 1);
+  assert.equal(loadCheckpoint(first.lastCheckpoint).state.step, 1);
+  const rest = await train({ data: [], out, resume: true, threads: 1, workers: 1, progress: false });
+  assert.equal(rest.stopped, false);
+  assert.equal(rest.steps, 6);
+  const steps = readMetricsLog(rest.metricsPath).filter((x): x is StepRecord => x.type === 'step');
+  assert.deepEqual(steps.map((x) => [x.step, x.loss, x.loc_loss, x.conf_loss, x.lr]), epochsRun.map((x) => [x.step, x.loss, x.loc_loss, x.conf_loss, x.lr]));
+});
+
+test('a run that diverges stops with a clear message and leaves the last good checkpoint intact', async () => {
+  const out = join(dir, 'diverge');
+  // lr 1000 blows the weights up within a few steps; a checkpoint after every step.
+  let message = '';
+  await assert.rejects(train({ ...base, data, out, iterations: 20, lr: 1000, seed: 2, saveEvery: 1 }), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteLossError, String(e));
+    message = e.message;
+    return true;
+  });
+  assert.match(message, /(loss is (NaN|Infinity|-Infinity) at|the weights became non-finite \(.*\) in) step \d+ .*Stopped without saving: the last good checkpoint is .*last\.safetensors \(step \d+\)\. Try a lower --lr/);
+  const good = Number(/\(step (\d+)\)\. Try/.exec(message)![1]);
+  assert.ok(good >= 1);
+  const steps = readMetricsLog(join(out, 'metrics.jsonl')).filter((x): x is StepRecord => x.type === 'step');
+  assert.ok(steps.every((s) => Number.isFinite(s.loss)), 'no non-finite loss in the log');
+  const ckpt = loadCheckpoint(join(out, 'last.safetensors'));
+  assert.equal(ckpt.state.step, good, 'the checkpoint in place is the last good one');
+  for (const [name, t] of ckpt.parameters) assert.ok(t.data.every(Number.isFinite), `${name} is finite in the checkpoint`);
+});
