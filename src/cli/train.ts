@@ -82,6 +82,13 @@ machine
 example
   ssd train --data VOCdevkit/VOC2007 --data VOCdevkit/VOC2012 --out runs/voc --epochs 10 --batch 8 --eval-every 2`;
 
+/** A number > 0, or a UsageError naming the flag. */
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`ssd train: --${flag} must be a number > 0, got '${value}'`);
+  return n;
+}
+
 function list(args: ReturnType<typeof parseVerbArgs>, flag: string): string[] | undefined {
   const v = args.values[flag];
   if (v === undefined) return undefined;
@@ -121,16 +128,16 @@ export const command: Command = {
       init: v('init'),
       pretrainedBase: v('pretrained-base'),
       inputSize: opt('input-size', (s) => intFlag('train', 'input-size', s, 0, 32)),
-      width: opt('width', (s) => numberFlag('train', 'width', s, 0, Number.MIN_VALUE)),
+      width: opt('width', (s) => positive('width', s)),
       iterations: opt('iterations', (s) => intFlag('train', 'iterations', s, 0, 1)),
       epochs: opt('epochs', (s) => intFlag('train', 'epochs', s, 0, 1)),
       batch: opt('batch', (s) => intFlag('train', 'batch', s, 0, 1)),
-      lr: opt('lr', (s) => numberFlag('train', 'lr', s, 0, Number.MIN_VALUE)),
+      lr: opt('lr', (s) => positive('lr', s)),
       momentum: opt('momentum', (s) => numberFlag('train', 'momentum', s, 0, 0, 1)),
       weightDecay: opt('weight-decay', (s) => numberFlag('train', 'weight-decay', s, 0, 0)),
       milestones,
       warmup: opt('warmup', (s) => intFlag('train', 'warmup', s, 0, 0)),
-      clipGradNorm: opt('clip-grad', (s) => numberFlag('train', 'clip-grad', s, 0, Number.MIN_VALUE)),
+      clipGradNorm: opt('clip-grad', (s) => positive('clip-grad', s)),
       augment: !booleanFlag(args, 'no-augment'),
       shuffle: !booleanFlag(args, 'no-shuffle'),
       seed: opt('seed', (s) => intFlag('train', 'seed', s, 0, 0)),

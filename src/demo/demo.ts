@@ -25,6 +25,8 @@ export interface DemoOptions {
   model?: string;
   /** Input side in pixels. Default: the model's (160 for ssd-tiny). */
   inputSize?: number;
+  /** Channel multiplier of the model. Default 1. */
+  width?: number;
   /** Images per step. Default 16. */
   batch?: number;
   /** Peak learning rate. Default 0.02. */
@@ -41,8 +43,10 @@ export interface DemoOptions {
   threads?: number;
   /** Loader worker threads. Default 1. */
   workers?: number;
-  /** Where progress and the summary lines go. Default process.stderr (progress) and console.log (summary); false: silent. */
+  /** Where the progress bar goes. Default process.stderr; false: none. */
   progress?: ProgressStream | false;
+  /** Where the summary lines go (the last ones say the mAP and where the report is). Default console.log. */
+  log?: (line: string) => void;
 }
 
 /** What {@link runDemo} returns (also written to `<out>/metrics.json`, with the first four keys). */
@@ -87,10 +91,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const seed = options.seed ?? 0;
   const images = options.images ?? 2000;
   const name = options.model ?? 'ssd-tiny';
-  const quiet = options.progress === false;
-  const say = (s: string): void => {
-    if (!quiet) console.log(s);
-  };
+  const say = options.log ?? ((line: string): void => console.log(line));
   mkdirSync(out, { recursive: true });
 
   const dataRoot = join(out, 'shapes');
@@ -98,7 +99,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const train = await loadDataset(dataRoot, { split: 'train' });
   const test = await loadDataset(dataRoot, { split: 'test' });
 
-  const config = zooModelConfig(name, train.classNames, options.inputSize ? { inputSize: options.inputSize } : {});
+  const modelOptions = { ...(options.inputSize ? { inputSize: options.inputSize } : {}), ...(options.width ? { width: options.width } : {}) };
+  const config = zooModelConfig(name, train.classNames, modelOptions);
   const network = buildZooNetwork(config);
   if (!(network instanceof ZooNetwork)) throw new Error(`demo: '${name}' is not a model the demo trains (try ssd-tiny)`);
   const params = network.parameters();

@@ -39,10 +39,11 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       from.set(o, from.get(src)!);
     }
   }
-  // Backward: which tensors the loss depends on.
+  // Backward: which tensors the loss depends on differentiably (not through a no-gradient op).
   const toLoss = new Set([loss.name]);
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
+    if (ruleFor(node) === null) continue;
     if (node.outputs.some((o) => o && toLoss.has(o))) for (const inp of node.inputs) if (inp) toLoss.add(inp);
   }
 

@@ -210,10 +210,10 @@ export class Graph {
     this.sameFloat(op, x, w);
     const groups = o.groups ?? 1;
     const [cout, cinPerGroup, kh, kw] = w.shape;
-    if (typeof kh !== 'number' || typeof kw !== 'number' || typeof cout !== 'number' || typeof cinPerGroup !== 'number')
-      shapeError(op, `weight shape ${fmtShape(w.shape)} must be static`);
-    if (dimsConflict(x.shape[1]!, cinPerGroup * groups))
-      shapeError(op, `input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} with groups ${groups} expects ${cinPerGroup * groups}`);
+    if (typeof kh !== 'number' || typeof kw !== 'number' || typeof cout !== 'number')
+      shapeError(op, `weight shape ${fmtShape(w.shape)} must have static output channels and kernel size`);
+    if (typeof cinPerGroup === 'number' && dimsConflict(x.shape[1]!, cinPerGroup * groups))
+      shapeError(op, `input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} with groups ${groups} expects ${(cinPerGroup as number) * groups}`);
     if (cout % groups !== 0) shapeError(op, `weight ${fmtShape(w.shape)}: ${cout} output channels not divisible by groups ${groups}`);
     if (b) {
       this.rank(op, 'bias', b, 1);

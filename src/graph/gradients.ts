@@ -99,9 +99,11 @@ function convInputGrad(c: GradContext, dy: Tensor): Tensor {
   const [, , pbF, prF] = ints(c.node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
   const flipPads = [dh * (kh - 1) - pt, dw * (kw - 1) - pl, dh * (kh - 1) - pbF, dw * (kw - 1) - prF] as [number, number, number, number];
   const convOk = sh === 1 && sw === 1 && groups === 1 && flipPads.every((p) => p >= 0);
-  // Batch 8 (bench/graph-layers.bench.ts): for 3x3 stride-1 layers the flipped-kernel Conv beat ConvTranspose
-  // (conv1_2: 1.9 s vs 6.4 s, conv2_1: 1.3 s vs 1.7 s); 1x1 layers keep ConvTranspose (a plain GEMM there).
-  const useConv = convOk && (c.convInputGrad === 'conv' || (c.convInputGrad === 'auto' && kh * kw > 1));
+  // Batch 8 (bench/graph-layers.bench.ts): for 3x3 stride-1 layers with outputs of 10x10 or more the flipped-kernel
+  // Conv beat ConvTranspose (conv1_2: 1.9 s vs 6.4 s, conv4_3: 1.9 vs 2.8 s); 1x1 layers (a plain GEMM) and tiny
+  // maps (conv11_2: 0.5 vs 18 ms) keep ConvTranspose.
+  const outArea = (dy.shape[2] as number) * (dy.shape[3] as number);
+  const useConv = convOk && (c.convInputGrad === 'conv' || (c.convInputGrad === 'auto' && kh * kw > 1 && outArea >= 100));
   if (useConv) {
     // Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped.
     const g = c.g;
@@ -165,9 +167,10 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   const wo = staticDim(c, dy.shape[3]!, 'output width');
   let method = c.convWeightGrad;
   // Batch 8, 2 threads, loaded machine (bench/graph-layers.bench.ts): im2col + MatMul beat a Conv over transposed
-  // tensors on every SSD300 layer with more than 3 input channels (conv1_2: 1.7 s vs 13.9 s; conv4_3: 2-3x),
-  // while on conv1_1 (3 channels) the transposed Conv wins (295 ms vs 459-764 ms).
-  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : 'im2col';
+  // tensors on every SSD300 layer with more than 3 input channels and at least 10x10 outputs (conv1_2: 1.7 s vs
+  // 13.9 s; conv4_3: 3.0 s vs 9.0 s); the transposed Conv wins on conv1_1 (3 channels: 295 vs 459-764 ms) and on
+  // outputs of 5x5 or less (conv9_2: 12 vs 20-26 ms; conv11_2: 1.9 vs 11 ms).
+  if (method === 'auto') method = groups === 1 && (cin <= 4 || ho * wo <= 25) ? 'transposed' : 'im2col';
   if (method === 'transposed' && groups === 1) {
     // dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped.
     // Trim end padding the forward never reached so the result is exactly kh x kw (or slice below).
@@ -262,9 +265,18 @@ function averagePoolGrad(c: GradContext, dy: Tensor): Tensor {
 function maxPoolGrad(c: GradContext, dy: Tensor): Tensor {
   const g = c.g;
   const x = c.inputs[0]!;
-  // MaxPool's Indices output: flat positions in x (over N, C, H, W). Overlapping windows repeat an index, so
-  // the scatter must add.
+  // MaxPool's Indices output: flat positions in x (over N, C, H, W).
   const indices = g.requireNodeOutput(c.nodeIndex, 1, 'int64', c.outputs[0]!.shape);
+  const k = ints(c.node, 'kernel_shape', [1, 1]);
+  const s = ints(c.node, 'strides', k);
+  const pads = ints(c.node, 'pads', [0, 0, 0, 0]);
+  const tiles = (i: 0 | 1) => k[i] === s[i] && typeof x.shape[i + 2] === 'number' && typeof dy.shape[i + 2] === 'number' && ((dy.shape[i + 2] as number) - 1) * s[i]! + k[i]! === x.shape[i + 2];
+  if (x.dtype === 'float32' && pads.every((p) => p === 0) && tiles(0) && tiles(1)) {
+    // Windows tile x exactly (pool1, pool2, pool4 of SSD300): every index is unique and MaxUnpool places dy at
+    // them, 1.5-2x faster than the scatter below (pool1 at batch 8: 1.5-2.4 s vs 2.9-4.0 s, loaded machine).
+    return g.custom('MaxUnpool', [dy, indices], { kernel_shape: { type: 'ints', value: k }, strides: { type: 'ints', value: s } }, [{ dtype: x.dtype, shape: x.shape }])[0]!;
+  }
+  // Overlapping windows (pool5: 3x3 stride 1) repeat an index, so the scatter must add.
   const n = x.shape.every((d) => typeof d === 'number') ? numel(x.shape as number[]) : g.freshDim();
   const zeros = g.expand(g.scalar(0, x.dtype), g.reshape(g.sizeOf(x), [1]), [n]);
   const flat = g.scatterElements(zeros, g.reshape(indices, [-1]), g.reshape(dy, [-1]), 0, 'add');

@@ -3,8 +3,12 @@
 import { SSD300_PRIORS, priorsPerLocation, type PriorConfig } from '../boxes/priors.js';
 import type { Variances } from '../boxes/coder.js';
 
-/** The architectures the zoo can build. */
-export type Architecture = 'ssd300';
+/**
+ * The name of a network of the model family: 'ssd300' (zoo.ts) or one of src/nn/models/registry.ts
+ * ('ssd512', 'ssdlite320-mobilenetv2', 'ssd-tiny', ...). `networkFromConfig` builds it; an unknown name is an
+ * error there that lists the known ones.
+ */
+export type Architecture = string;
 
 /** Per-channel normalisation of RGB values scaled to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -23,6 +27,8 @@ export interface ModelConfig {
   /** Offset encoding variances (default 0.1 / 0.2, the tutorial's 10 and 5). */
   variances: Variances;
   normalization: Normalization;
+  /** Architecture settings the network was built with (family members other than SSD300). */
+  options?: { inputSize?: number; width?: number };
 }
 
 /** ImageNet statistics, which the VGG-16 base (and the tutorial) expects. */
@@ -65,7 +71,7 @@ export function validateConfig(value: unknown, source = 'model config'): ModelCo
   };
   if (typeof value !== 'object' || value === null) fail('', 'is not an object');
   const c = value as Partial<ModelConfig>;
-  if (c.architecture !== 'ssd300') fail('architecture', `is ${JSON.stringify(c.architecture)}; known: 'ssd300'`);
+  if (typeof c.architecture !== 'string' || c.architecture === '') fail('architecture', `must be a model name such as 'ssd300', got ${JSON.stringify(c.architecture)}`);
   if (!Array.isArray(c.classNames) || c.classNames.length < 2 || !c.classNames.every((n) => typeof n === 'string')) {
     fail('classNames', 'must be an array of at least 2 strings (background first)');
   }

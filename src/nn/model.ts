@@ -110,11 +110,16 @@ export class SSD {
       if (t.dtype !== 'F32') throw new Error(`${name}: tensor '${key}' is ${t.dtype}; model weights must be floating point`);
       weights.set(key, t.data);
     }
-    const network = networkFromConfig(config);
+    let network: SSDNetwork;
+    try {
+      network = networkFromConfig(config);
+    } catch (e) {
+      throw new Error(`${name}: model config: ${(e as Error).message}`);
+    }
     for (const spec of network.parameters()) {
       const t = file.tensors.get(spec.name);
       if (t && (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i]))) {
-        throw new Error(`${name}: tensor '${spec.name}' has shape [${t.shape}], the ${config.architecture} with ${config.classNames.length} classes needs [${spec.shape}]`);
+        throw new Error(`${name}: tensor '${spec.name}' has shape [${t.shape}], the ${config.architecture} for ${config.classNames.length} classes needs [${spec.shape}]`);
       }
     }
     return new SSD(config, weights, options);

@@ -1,6 +1,7 @@
 // The networks ssd-ts can build, each a small factory that picks the parts.
 import { SSD300_PRIORS, priorsPerLocation, type PriorConfig } from '../boxes/priors.js';
 import type { ModelConfig } from './config.js';
+import { buildZooNetwork } from './models/registry.js';
 import { SSDHead } from './heads.js';
 import type { Init } from './init.js';
 import { SSDNetwork } from './ssd.js';
@@ -26,10 +27,11 @@ export function ssd300(nClasses: number, options: SSD300Options = {}): SSDNetwor
   return new SSDNetwork({ backbone, head, priors, inputSize: { width: 300, height: 300 } });
 }
 
-/** The network a model config describes. */
+/**
+ * The network a model config describes: SSD300 here, the other members of the family from
+ * src/nn/models/registry.ts (an unknown architecture is an error listing the known ones).
+ */
 export function networkFromConfig(config: ModelConfig): SSDNetwork {
-  switch (config.architecture) {
-    case 'ssd300':
-      return ssd300(config.classNames.length, { priors: config.priors });
-  }
+  if (config.architecture === 'ssd300') return ssd300(config.classNames.length, { priors: config.priors });
+  return buildZooNetwork(config);
 }

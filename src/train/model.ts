@@ -10,13 +10,11 @@
 import { readSafetensors } from '../io/safetensors.js';
 import { initWeights, type Weights } from '../nn/layers.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
-import type { ImageBatch } from '../nn/models/calibrate.js';
-import { RUNNING_MEAN, RUNNING_VAR } from '../nn/models/blocks.js';
+import { calibrateBatchNorm, type ImageBatch } from '../nn/models/calibrate.js';
 import { ZooNetwork } from '../nn/models/network.js';
 import { buildZooNetwork, zooModelConfig, ZOO_MODELS, type ZooModelConfig, type ZooModelOptions } from '../nn/models/registry.js';
 import { ZooModel } from '../nn/models/zoo-model.js';
-import { Graph, InferenceRunner, type Tensor } from '../graph/index.js';
-import { BuildContext } from '../nn/layers.js';
+import type { Graph, Tensor } from '../graph/index.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 
 export type { ZooModelConfig as ModelConfig, ZooModelOptions as ModelOptions };
@@ -41,7 +39,7 @@ export function initialWeights(network: SSDNetwork, seed: number): Map<string, F
   return initWeights(network.parameters(), seed);
 }
 
-/** True when `network` has batch norm (its buffers need {@link calibrate} before inference). */
+/** True when `network` has batch norm (its buffers need {@link completeWeights} before inference). */
 export function hasBatchNorm(network: SSDNetwork): boolean {
   return network instanceof ZooNetwork && network.hasBatchNorm;
 }
@@ -54,53 +52,6 @@ export function trainingGraph(network: SSDNetwork, weights: Weights, batch: numb
   const build = () => network.lossGraph(weights, { batch, loss });
   const lg = network instanceof ZooNetwork ? network.withNormMode('train', build) : build();
   return { graph: lg.graph, loss: lg.terms.loss };
-}
-
-/**
- * Batch-norm running statistics ("precise BN"): each layer's batch mean and unbiased variance, averaged
- * over `batches`, by buffer name (`<layer>.running_mean`, `<layer>.running_var`).
- *
- * The same computation as nn's calibrateBatchNorm, whose graph outputs are named like the buffers: since
- * SSDNetwork.build declares every parameter (buffers included) up front, those names collide. The outputs
- * here have names of their own.
- */
-export async function batchNormStatistics(network: ZooNetwork, weights: Weights, batches: AsyncIterable<ImageBatch>, threads?: number): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  if (!network.norm) return out;
-  const { width, height } = network.inputSize;
-  const g = new Graph(`${network.architecture}-bn-statistics`);
-  const images = g.input('images', 'float32', ['N', 3, height, width]);
-  const emitted = network.withNormMode('calibrate', () => {
-    network.build(new BuildContext(g, weights), images);
-    return [...network.norm!.emitted];
-  });
-  const names = new Map<string, string>();
-  emitted.forEach((e, i) => {
-    g.output(e.mean, `bn_statistics/${i}/mean`);
-    g.output(e.variance, `bn_statistics/${i}/var`);
-    names.set(`bn_statistics/${i}/mean`, `${e.name}${RUNNING_MEAN}`);
-    names.set(`bn_statistics/${i}/var`, `${e.name}${RUNNING_VAR}`);
-  });
-  const params = new Map([...weights].filter(([k]) => g.parameters.some((p) => p.name === k)));
-  const runner = await InferenceRunner.create(g, params, threads === undefined ? {} : { threads });
-  let count = 0;
-  try {
-    for await (const b of batches) {
-      const r = await runner.run({ images: { data: b.images, dims: [b.size, 3, height, width], dtype: 'float32' } });
-      for (const [key, name] of names) {
-        const v = r[key]!.data as Float32Array;
-        const acc = out.get(name) ?? new Float32Array(v.length);
-        for (let i = 0; i < acc.length; i++) acc[i] += v[i]!;
-        out.set(name, acc);
-      }
-      count++;
-    }
-  } finally {
-    await runner.release();
-  }
-  if (count === 0) throw new Error('batch-norm statistics: no batches');
-  for (const acc of out.values()) for (let i = 0; i < acc.length; i++) acc[i] /= count;
-  return out;
 }
 
 /**
@@ -118,7 +69,7 @@ export async function completeWeights(
   let stats = new Map<string, Float32Array>();
   if (hasBatchNorm(network)) {
     const all = new Map<string, Float32Array>([...fallback, ...parameters]);
-    stats = await batchNormStatistics(network as ZooNetwork, all, batches(), threads);
+    stats = await calibrateBatchNorm(network as ZooNetwork, all, batches(), threads === undefined ? {} : { threads });
   }
   for (const spec of network.parameters()) {
     const v = stats.get(spec.name) ?? parameters.get(spec.name) ?? fallback.get(spec.name);

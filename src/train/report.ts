@@ -83,6 +83,14 @@ export function renderReport(input: ReportInput): string {
   }
 
   const ev = input.evaluation;
+  const lastEval = evals[evals.length - 1];
+  if (!ev && lastEval) {
+    // A resumed run knows earlier evaluations from the log only: their AP per class, not their curves.
+    const names = Object.keys(lastEval.ap_per_class);
+    parts.push(`<h2>AP per class at step ${lastEval.step} (${escapeXml(lastEval.metric)}, mAP ${lastEval.map.toFixed(4)})</h2>`);
+    parts.push(barChart(names, names.map((n) => lastEval.ap_per_class[n] ?? null), { title: `AP per class (${lastEval.metric})` }));
+    parts.push('<p class="muted">Precision-recall curves appear after the next evaluation of this run.</p>');
+  }
   if (ev) {
     const at = input.evaluationStep !== undefined ? ` at step ${input.evaluationStep}` : '';
     parts.push(`<h2>AP per class${escapeXml(at)} (${escapeXml(ev.metric)}, mAP ${ev.map === null ? 'n/a' : ev.map.toFixed(4)})</h2>`);

@@ -194,6 +194,16 @@ async function loadValidation(s: StoredOptions, train: Dataset): Promise<Dataset
   return ds;
 }
 
+/** A sample without its difficult (COCO crowd) objects. */
+function withoutDifficult(sample: Dataset['samples'][number]): Dataset['samples'][number] {
+  if (!sample.difficult.some((d) => d !== 0)) return sample;
+  const keep: number[] = [];
+  sample.difficult.forEach((d, i) => d === 0 && keep.push(i));
+  const boxes = new Float32Array(4 * keep.length);
+  keep.forEach((k, j) => boxes.set(sample.boxes.subarray(4 * k, 4 * k + 4), 4 * j));
+  return { ...sample, boxes, labels: Int32Array.from(keep, (k) => sample.labels[k]!), difficult: new Uint8Array(keep.length) };
+}
+
 function tensorsOf(network: SSDNetwork, values: ReadonlyMap<string, Float32Array>): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
   for (const spec of network.parameters()) out.set(spec.name, { shape: spec.shape, data: values.get(spec.name)! });
@@ -269,8 +279,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { width, height } = modelConfig.inputSize;
   if (width !== height) throw new Error(`train: the loader makes square inputs, the model takes ${width}x${height}`);
 
+  // COCO crowd regions (flagged difficult) are not objects to learn, as in torchvision's references; VOC's
+  // difficult objects are kept, as the tutorial trains.
+  const trainSamples = dataset.format === 'coco' ? dataset.samples.map(withoutDifficult) : dataset.samples;
   const loader = await DataLoader.create({
-    samples: dataset.samples,
+    samples: trainSamples,
     batchSize: s.batch,
     inputSize: width,
     priors: generatePriors(modelConfig.priors),
@@ -310,6 +323,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     writeReport(reportPath, { title: `ssd-ts run ${basename(runDir)}`, records: readMetricsLog(metricsPath), evaluation: lastEvaluation, evaluationStep: lastEvaluationStep, facts });
   };
 
+  let savedStep = options.resume ? state.step : -1;
+  const lastGood = (): string => (savedStep >= 0 ? `the last good checkpoint is ${lastPath} (step ${savedStep})` : 'no checkpoint was written yet');
+
   // Batch-norm statistics from training images (no augmentation), for model files and evaluation.
   let calibration: DataLoader | undefined;
   let completedAt = -1;
@@ -332,25 +348,23 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     } else {
       completed = await completeWeights(network, params, buffers, async function* () {}, options.threads);
     }
-    buffers = completed;
-    completedAt = state.step;
-    return completed;
-  };
-
-  let savedStep = options.resume ? state.step : -1;
-  const save = async (): Promise<void> => {
-    const all = await fullWeights();
     // The loss of a step is computed before its update: a diverging update shows only in the weights.
-    for (const [name, v] of all) {
+    for (const [name, v] of completed) {
       for (let i = 0; i < v.length; i++) {
         if (!Number.isFinite(v[i]!)) {
           throw new NonFiniteLossError(
             `the weights became non-finite (${name}[${i}] = ${v[i]}) in step ${state.step} (lr ${schedule.lrAt(state.step - 1)}). ` +
-              `Stopped without saving: ${savedStep >= 0 ? `the last good checkpoint is ${lastPath} (step ${savedStep})` : 'no checkpoint was written yet'}. Try a lower --lr, --warmup or --clip-grad.`,
+              `Stopped without saving: ${lastGood()}. Try a lower --lr, --warmup or --clip-grad.`,
           );
         }
       }
     }
+    buffers = completed;
+    completedAt = state.step;
+    return completed;
+  };
+  const save = async (): Promise<void> => {
+    const all = await fullWeights();
     savedStep = state.step;
     saveCheckpoint(lastPath, {
       parameters: tensorsOf(network, all),
@@ -400,7 +414,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (!Number.isFinite(out.loss)) {
           throw new NonFiniteLossError(
             `loss is ${out.loss} at step ${state.step + 1} (epoch ${epoch + 1}, batch ${batch.index}; loc_loss ${out.loc_loss}, conf_loss ${out.conf_loss}, lr ${lr}). ` +
-              `Stopped without saving: ${savedStep >= 0 ? `the last good checkpoint is ${lastPath} (step ${savedStep})` : 'no checkpoint was written yet'}. Try a lower --lr, --warmup or --clip-grad.`,
+              `Stopped without saving: ${lastGood()}. Try a lower --lr, --warmup or --clip-grad.`,
           );
         }
         const now = performance.now();

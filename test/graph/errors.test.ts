@@ -68,3 +68,13 @@ test('the loss must be a scalar', () => {
   const w = g.parameter('w', [3], new Float32Array(3));
   assert.throws(() => gradients(g, g.mul(w, 2), [w]), /gradients: loss '.*' must be a scalar, got shape \[3\]/);
 });
+
+test('an op without a rule is fine when the loss depends on it only through a no-gradient op', () => {
+  const g = new Graph('indices-only');
+  const x = g.input('x', 'float32', [1, 2, 4, 4]);
+  const w = g.parameter('w', [2, 2, 3, 3], new Float32Array(36));
+  const y = g.conv2d(x, w, undefined, { pad: 1 });
+  const pick = g.argMax(g.convTranspose2d(y, w, undefined, { pad: 1 }), 1); // ConvTranspose (no rule) -> argMax (no gradient)
+  const loss = g.add(g.reduceSum(y, [0, 1, 2, 3]), g.reduceSum(g.cast(pick, 'float32'), [0, 1, 2]));
+  assert.deepEqual(gradients(g, loss, [w]).get('w')!.shape, [2, 2, 3, 3]);
+});

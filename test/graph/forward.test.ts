@@ -78,3 +78,33 @@ test('parameters are baked as initializers with given values; the model is valid
   const asInputs = ONNX.ModelProto.decode(g.toBytes({ parameters: 'inputs' }));
   assert.deepEqual(asInputs.graph?.input?.map((i) => i.name), ['x', 'w']);
 });
+
+test('batchNorm in training mode normalises with batch statistics and updates running stats as PyTorch', async () => {
+  const g = new Graph('bn');
+  const x = g.input('x', 'float32', ['N', 2, 2, 2]);
+  const scale = g.constant(new Float32Array([1.5, 0.5]));
+  const bias = g.constant(new Float32Array([0.1, -0.2]));
+  const mean = g.constant(new Float32Array([0.3, -0.1]));
+  const variance = g.constant(new Float32Array([2, 0.5]));
+  const bn = g.batchNorm(x, scale, bias, mean, variance, { training: true, momentum: 0.1 });
+  g.output(bn.y, 'y');
+  g.output(bn.runningMean!, 'rm');
+  g.output(bn.runningVar!, 'rv');
+  const r = await InferenceRunner.create(g, new Map(), { threads: 1 });
+  const xd = randomArray(3 * 8, 17, 2);
+  const out = await r.run({ x: { data: xd, dims: [3, 2, 2, 2], dtype: 'float32' } });
+  for (let c = 0; c < 2; c++) {
+    const vals: number[] = [];
+    for (let n = 0; n < 3; n++) for (let k = 0; k < 4; k++) vals.push(xd[(n * 2 + c) * 4 + k]!);
+    const mu = vals.reduce((a, b) => a + b, 0) / vals.length;
+    const v = vals.reduce((a, b) => a + (b - mu) ** 2, 0) / vals.length;
+    const rm = 0.9 * [0.3, -0.1][c]! + 0.1 * mu;
+    const rv = 0.9 * [2, 0.5][c]! + 0.1 * v * (vals.length / (vals.length - 1));
+    assert.ok(Math.abs((out.rm!.data as Float32Array)[c]! - rm) < 1e-5, `running mean ${c}`);
+    assert.ok(Math.abs((out.rv!.data as Float32Array)[c]! - rv) < 1e-5, `running var ${c}`);
+    const y0 = (out.y!.data as Float32Array)[c * 4]!;
+    const expected = ((xd[c * 4]! - mu) / Math.sqrt(v + 1e-5)) * [1.5, 0.5][c]! + [0.1, -0.2][c]!;
+    assert.ok(Math.abs(y0 - expected) < 1e-5, `y[0, ${c}] ${y0} vs ${expected}`);
+  }
+  await r.release();
+});

@@ -46,6 +46,11 @@ test('MaxPool ceil mode, overlapping windows (3x3 stride 2 pad 1): duplicate ind
   await gradCheck([{ name: 'x', shape: [2, 2, 7, 7], data: distinct(196, 1) }], (g, [x]) => g.maxPool(x!, { kernel: 3, stride: 2, pad: 1, ceilMode: true }), { samples: 98 });
 });
 
+test('MaxPool with windows tiling the input exactly (2x2 stride 2 on 6x6: the MaxUnpool formulation)', async () => {
+  await gradCheck([{ name: 'x', shape: [2, 3, 6, 6], data: distinct(216, 4) }], (g, [x]) => g.maxPool(x!, { kernel: 2, stride: 2 }), { ...f32, samples: 216 });
+  await gradCheck([{ name: 'x', shape: [1, 2, 6, 4], data: distinct(48, 5) }], (g, [x]) => g.maxPool(x!, { kernel: [3, 2], stride: [3, 2] }), { ...f32, samples: 48 });
+});
+
 test('MaxPool pool5 style (3x3 stride 1 pad 1) and pool3 style (2x2 stride 2 ceil on odd size)', async () => {
   await gradCheck([{ name: 'x', shape: [1, 2, 5, 5], data: distinct(50, 2) }], (g, [x]) => g.maxPool(x!, { kernel: 3, stride: 1, pad: 1 }), { samples: 50 });
   await gradCheck([{ name: 'x', shape: [1, 2, 5, 5], data: distinct(50, 3) }], (g, [x]) => g.maxPool(x!, { kernel: 2, stride: 2, ceilMode: true }), { samples: 50 });
@@ -139,6 +144,10 @@ test('concat, split, slice', async () => {
     return g.concat([g.mul(p!, 2), q!], 1);
   });
   await gradCheck([{ name: 'x', shape: [4, 5] }], (g, [x]) => g.slice(x!, [1, -3], [3, 100], [0, 1]));
+});
+
+test('expand sums the gradient back over the broadcast dims', async () => {
+  await gradCheck([{ name: 'x', shape: [3, 1] }], (g, [x]) => g.expand(x!, g.constant(BigInt64Array.from([2n, 3n, 4n]), { dtype: 'int64' }), [2, 3, 4]));
 });
 
 test('reshape, transpose, flatten, unsqueeze, squeeze', async () => {

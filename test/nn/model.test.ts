@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { SSD } from '../../src/nn/model.js';
 import { ssd300Config, VOC_CLASSES } from '../../src/nn/config.js';
+import { zooModelConfig } from '../../src/nn/models/registry.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { refF32, refI32 } from '../fixtures/reference.js';
 import { recipeImage, recipeWeights } from './recipe.js';
@@ -74,6 +75,24 @@ test('a model for other classes round trips with its class names; half precision
   assert.ok(maxRel > 0 && maxRel < 1e-3, `F16 relative error ${maxRel}`);
 });
 
+test('SSD loads the other members of the family (ssd-tiny, with batch norm) and detects with them', async () => {
+  const config = zooModelConfig('ssd-tiny', ['cat', 'dog']);
+  const tiny = SSD.create(config, { seed: 5, threads: 2 });
+  const back = SSD.fromBytes(tiny.toBytes(), { threads: 2 });
+  assert.equal(back.config.architecture, 'ssd-tiny');
+  assert.ok([...tiny.weights.keys()].some((k) => k.endsWith('.running_var')));
+  const { width, height } = config.inputSize;
+  const image = recipeImage().data.subarray(0, 3 * width * height);
+  const a = await tiny.predict(image, 1);
+  const b = await back.predict(image, 1);
+  assert.equal(a.scores.length, back.network.priorCount * 3);
+  assert.ok(sameBits(a.locs, b.locs) && sameBits(a.scores, b.scores));
+  const dets = await back.detect({ data: picture(200, 100), width: 200, height: 100, channels: 3 }, { minScore: 0.3 });
+  for (const d of dets) assert.ok(['cat', 'dog'].includes(d.label) && d.box.xmax <= 200 && d.box.ymax <= 100);
+  await tiny.dispose();
+  await back.dispose();
+});
+
 test('bad model files are refused, naming the file and what is wrong', () => {
   assert.throws(() => SSD.fromBytes(encodeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }), { name: 'plain.safetensors' }), /plain\.safetensors: not an ssd-ts model file/);
   // Config says 21 classes, tensors are for 3.
@@ -84,7 +103,7 @@ test('bad model files are refused, naming the file and what is wrong', () => {
   const missing = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(cats.config) });
   assert.throws(() => SSD.fromBytes(missing), /'aux_convs\.conv9_1\.bias' \[128\] is missing/);
   const badConfig = encodeSafetensors({}, { 'ssd.config': JSON.stringify({ ...cats.config, architecture: 'yolo' }) });
-  assert.throws(() => SSD.fromBytes(badConfig, { name: 'y.st' }), /y\.st: model config: architecture is "yolo"/);
+  assert.throws(() => SSD.fromBytes(badConfig, { name: 'y.st' }), /y\.st: model config: unknown model 'yolo'; known: ssd300, /);
 });
 
 test('prepare: RGB planes normalised with the config mean/std, size and orientation of the original', async () => {

@@ -46,4 +46,10 @@ test('charts are SVG with escaped labels; the report shows losses, mAP over time
   assert.match(html, />cat \(AP 1\.000\)</);
   assert.match(html, />dog \(AP 0\.000\)</);
   assert.ok(!/<script/i.test(html), 'no scripts: the report is static');
+  // Without the evaluation object (a resumed run), the AP bars come from the log's last evaluation.
+  records[records.length - 1] = { type: 'eval', step: 50, epoch: 1, metric: 'voc07', map: 0.4, ap_per_class: { cat: 0.5, dog: 0.3 }, time: '' };
+  const resumed = renderReport({ title: 'r', records });
+  assert.match(resumed, /AP per class at step 50 \(voc07, mAP 0\.4000\)/);
+  assert.match(resumed, />0\.500</);
+  assert.match(resumed, />0\.300</);
 });

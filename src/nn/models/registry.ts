@@ -11,7 +11,7 @@ import { ssdTiny } from './ssd-tiny.js';
 export interface ZooModelOptions {
   /** Input side in pixels (the models take square inputs). Default: the entry's. */
   inputSize?: number;
-  /** Channel multiplier (ssd-tiny, ssdlite320-mobilenetv2). Default 1. */
+  /** Channel multiplier of every layer (the paper's networks at 1). Default 1. */
   width?: number;
 }
 
@@ -45,7 +45,7 @@ const entries: ZooEntry[] = [
     name: 'ssd512',
     summary: 'VGG-16 base, 512 px, seven maps, 24564 priors (the paper)',
     inputSize: 512,
-    build: (n) => ssd512(n),
+    build: (n, o = {}) => ssd512(n, { width: o.width }),
   },
   {
     name: 'ssdlite320-mobilenetv2',
