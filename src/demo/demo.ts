@@ -29,8 +29,14 @@ export interface DemoOptions {
   width?: number;
   /** Images per step. Default 16. */
   batch?: number;
-  /** Peak learning rate. Default 0.02. */
+  /** 'sgd' or 'adamw'. Default 'sgd'. */
+  optimizer?: 'sgd' | 'adamw';
+  /** Peak learning rate. Default: the optimizer's (trainForTime). */
   lr?: number;
+  /** Matching IoU threshold. Default 0.5. */
+  matchThreshold?: number;
+  /** Localisation loss (src/nn/loss.ts). Default 'l1-mean'. */
+  locLoss?: 'l1-mean' | 'smooth-l1-mean' | 'smooth-l1-sum';
   /** The SSD training augmentation. Default true. */
   augment?: boolean;
   /** Scenes generated (80% train, 10% val, 10% test). Default 2000. */
@@ -115,6 +121,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     seconds: minutes * 60,
     batch: options.batch,
     lr: options.lr,
+    optimizer: options.optimizer,
+    matchThreshold: options.matchThreshold,
+    loss: options.locLoss ? { locLoss: options.locLoss } : undefined,
     augment: options.augment,
     seed,
     threads: options.threads,

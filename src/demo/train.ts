@@ -8,9 +8,11 @@ import { calibrateBatchNorm } from '../nn/models/calibrate.js';
 import { isBuffer } from '../nn/models/blocks.js';
 import type { ZooNetwork } from '../nn/models/network.js';
 import type { Weights } from '../nn/layers.js';
+import type { MultiBoxLossOptions } from '../nn/loss.js';
 import { MetricsLog } from '../train/metrics-log.js';
 import { Progress, type ProgressStream } from '../train/progress.js';
 import { StepSession } from '../train/session.js';
+import { AdamWSession } from './adamw.js';
 
 /** Options of {@link trainForTime}. */
 export interface TimedTrainOptions {
@@ -23,7 +25,9 @@ export interface TimedTrainOptions {
   seconds: number;
   /** Images per step. Default 16. */
   batch?: number;
-  /** Peak base learning rate (biases train at twice it). Default 0.02. */
+  /** 'sgd' (momentum, biases at twice the rate, as the SSD recipe) or 'adamw' (src/demo/adamw.ts). Default 'sgd'. */
+  optimizer?: 'sgd' | 'adamw';
+  /** Peak learning rate (SGD: biases train at twice it). Default 0.02 (SGD), 0.003 (AdamW). */
   lr?: number;
   /** Steps of linear warm-up from lr/10. Default 50. */
   warmupSteps?: number;
@@ -33,6 +37,10 @@ export interface TimedTrainOptions {
   weightDecay?: number;
   /** Clip the global gradient norm to this. Default 10. */
   clipGradNorm?: number;
+  /** IoU above which a prior answers for an object (with each object's best prior). Default 0.5. */
+  matchThreshold?: number;
+  /** MultiBox loss settings. Default: the reference's (src/nn/loss.ts). */
+  loss?: MultiBoxLossOptions;
   /** The SSD training augmentation (photometric, zoom out, crop, flip). Default true. */
   augment?: boolean;
   /** Seed of the data order and augmentation. Default 0. */
@@ -72,20 +80,24 @@ export function timedLr(lr: number, step: number, fraction: number, warmupSteps:
 export async function trainForTime(o: TimedTrainOptions): Promise<TimedTrainResult> {
   const net = o.network;
   const batch = o.batch ?? 16;
-  const lr = o.lr ?? 0.02;
+  const optimizer = o.optimizer ?? 'sgd';
+  const lr = o.lr ?? (optimizer === 'sgd' ? 0.02 : 0.003);
   const warmup = o.warmupSteps ?? 50;
   const size = net.inputSize.width;
   if (o.samples.length < batch) throw new Error(`trainForTime: ${o.samples.length} training images, fewer than one batch of ${batch}`);
   const priors = generatePriors(net.priors);
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
-  const loader = await DataLoader.create({ samples: o.samples, batchSize: batch, inputSize: size, priors, augment: o.augment ?? true, shuffle: true, dropLast: true, seed: o.seed ?? 0, workers: o.workers ?? 1 });
+  const loader = await DataLoader.create({ samples: o.samples, batchSize: batch, inputSize: size, priors, matchThreshold: o.matchThreshold ?? 0.5, augment: o.augment ?? true, shuffle: true, dropLast: true, seed: o.seed ?? 0, workers: o.workers ?? 1 });
   // The training graph normalises with batch statistics; the mode only matters while the graph is built.
   const before = net.norm?.mode;
   if (net.norm) net.norm.mode = 'train';
-  let session: StepSession;
+  let session: StepSession | AdamWSession;
   try {
-    session = await StepSession.create(net, o.weights, batch, { momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay ?? 5e-4, clipGradNorm: o.clipGradNorm ?? 10, threads: o.threads });
+    session =
+      optimizer === 'sgd'
+        ? await StepSession.create(net, o.weights, batch, { momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay ?? 5e-4, clipGradNorm: o.clipGradNorm ?? 10, threads: o.threads, loss: o.loss })
+        : await AdamWSession.create(net, o.weights, batch, { weightDecay: o.weightDecay ?? 0.01, threads: o.threads, loss: o.loss });
   } finally {
     if (net.norm) net.norm.mode = before!;
   }

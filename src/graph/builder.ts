@@ -629,7 +629,15 @@ export class Graph {
 
   /** Zeros with the shape and dtype of `like`. */
   zerosLike(like: Tensor): Tensor {
-    return this.expand(this.scalar(0, like.dtype), this.shapeOf(like), like.shape);
+    return this.zeros(this.shapeOf(like), like.shape, like.dtype);
+  }
+
+  /** Zeros of a shape given at run time (int64 [rank]); `outShape` is the declared result. */
+  zeros(shape: Tensor, outShape: readonly Dim[], dtype: DType = 'float32'): Tensor {
+    this.entry('zeros', shape);
+    // ConstantOfShape's default value is a float32 zero: a fill, cheaper than broadcasting a scalar.
+    if (dtype === 'float32') return this.emit('ConstantOfShape', [shape], {}, [{ dtype, shape: outShape }])[0]!;
+    return this.expand(this.scalar(0, dtype), shape, outShape);
   }
 
   // ---------------------------------------------------------------- softmax

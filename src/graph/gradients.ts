@@ -278,7 +278,7 @@ function maxPoolGrad(c: GradContext, dy: Tensor): Tensor {
   }
   // Overlapping windows (pool5: 3x3 stride 1) repeat an index, so the scatter must add.
   const n = x.shape.every((d) => typeof d === 'number') ? numel(x.shape as number[]) : g.freshDim();
-  const zeros = g.expand(g.scalar(0, x.dtype), g.reshape(g.sizeOf(x), [1]), [n]);
+  const zeros = g.zeros(g.reshape(g.sizeOf(x), [1]), [n], x.dtype);
   const flat = g.scatterElements(zeros, g.reshape(indices, [-1]), g.reshape(dy, [-1]), 0, 'add');
   return reshapeLike(g, flat, x);
 }
@@ -319,7 +319,7 @@ function gatherGrad(c: GradContext, dy: Tensor): Tensor {
   dyPerm.push(...[...Array(axis).keys()], ...[...Array(dy.shape.length - axis - r).keys()].map((i) => i + axis + r));
   const tShape = xPerm.map((p) => x.shape[p]!);
   const shapeT = g.gather(g.shapeOf(x), g.constant(BigInt64Array.from(xPerm, BigInt), { dtype: 'int64' }), 0);
-  const zeros = g.expand(g.scalar(0, x.dtype), shapeT, tShape);
+  const zeros = g.zeros(shapeT, tShape, x.dtype);
   const scattered = g.scatterND(zeros, idx64, g.transpose(dy, dyPerm), 'add');
   const inv = xPerm.map((_, i) => xPerm.indexOf(i));
   return g.transpose(scattered, inv);
@@ -378,11 +378,15 @@ export const GRADIENTS: Record<string, GradRule | null> = {
     const hw = staticDim(c, x.shape[2]!, 'height') * staticDim(c, x.shape[3]!, 'width');
     return [c.g.expand(c.g.div(c.grads[0]!, hw), c.g.shapeOf(x), x.shape)];
   },
-  Relu: (c) => [c.g.where(c.g.greater(c.inputs[0]!, 0), c.grads[0]!, 0)],
+  // Relu and Clip test their output, not their input (y > 0 exactly when x > 0), so the input - usually a conv's
+  // output - need not stay alive until the backward pass: as PyTorch's in-place ReLU, this halves the
+  // activations kept for VGG.
+  Relu: (c) => [c.g.where(c.g.greater(c.outputs[0]!, 0), c.grads[0]!, 0)],
   // Clip passes the gradient strictly inside (min, max), as PyTorch's hardtanh/relu6 backward.
   Clip: (c) => {
     const g = c.g;
-    const [x, lo, hi] = c.inputs as [Tensor, Tensor | null, Tensor | null];
+    const [, lo, hi] = c.inputs as [Tensor, Tensor | null, Tensor | null];
+    const x = c.outputs[0]!;
     let inside: Tensor | null = null;
     if (lo) inside = g.greater(x, lo);
     if (hi) inside = inside ? g.and(inside, g.less(x, hi)) : g.less(x, hi);

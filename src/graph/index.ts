@@ -4,7 +4,7 @@
 // - `pad` options are [top, left, bottom, right] (ONNX's order) or one number.
 // - Extra ops: convTranspose2d, tanh, reciprocal, sign, maximum, minimum, lessOrEqual, greaterOrEqual, and, or,
 //   not, identity, argMax, unsqueeze, squeeze, slice, split, shapeOf, sizeOf, expand, zerosLike, scatterND,
-//   scalar, custom (an unchecked raw ONNX node), scope (node name prefixes), clone, origin, tensor, nodes.
+//   zeros, scalar, custom (an unchecked raw ONNX node), scope (node name prefixes), clone, origin, tensor, nodes.
 // - averagePool takes { countIncludePad } (default false, ONNX's default; PyTorch's default is true).
 // - reshape also accepts a run-time shape tensor (with the declared result shape).
 // - scatterElements takes an optional reduction ('add' for scatter-add).
