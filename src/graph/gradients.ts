@@ -74,8 +74,20 @@ export function unbroadcast(g: Graph, grad: Tensor, shape: readonly Dim[]): Tens
   return t;
 }
 
-/** Reshapes `grad` to the (run-time) shape of `like`. */
-const reshapeLike = (g: Graph, grad: Tensor, like: Tensor): Tensor => g.reshape(grad, g.shapeOf(like), like.shape);
+/**
+ * Reshapes `grad` to the shape of `like`. When that shape can be written down at build time (static dims, a
+ * symbol that `grad` has at the same position, at most one dim inferred) it is a constant; otherwise it is read
+ * from `like` at run time, which keeps `like` alive until the backward pass reaches this node.
+ */
+function reshapeLike(g: Graph, grad: Tensor, like: Tensor): Tensor {
+  let inferred = 0;
+  for (let i = 0; i < like.shape.length; i++) {
+    const d = like.shape[i]!;
+    if (typeof d === 'string' && grad.shape[i] !== d) inferred++;
+  }
+  if (inferred <= 1) return g.reshape(grad, like.shape);
+  return g.reshape(grad, g.shapeOf(like), like.shape);
+}
 
 const axisOf = (c: GradContext): number => int(c.node, 'axis', 0);
 
