@@ -28,9 +28,9 @@ of them and writes:
 
   --minutes <M>    training time budget (default 10)
   --out <dir>      output folder (default runs/demo)
-  --images <N>     scenes to generate, 80/10/10 train/val/test (default 2000)
-  --batch <N>      images per step (default 16)
-  --lr <x>         peak learning rate (default 0.02)
+  --images <N>     scenes to generate, 80/10/10 train/val/test (default 3000)
+  --batch <N>      images per step (default 8)
+  --lr <x>         peak learning rate, SGD with momentum (default 0.1; warm-up, cosine decay over the budget)
   --seed <N>       seed of the data, the weights and the data order (default 0)
   --threads <N>    ONNX Runtime threads (default: all cores)
   --workers <N>    data loader worker threads (default 1)

@@ -55,8 +55,8 @@ const entries: ZooEntry[] = [
   },
   {
     name: 'ssd-tiny',
-    summary: 'five conv-BN-ReLU stages, 160 px, four maps: trains on a laptop CPU in minutes',
-    inputSize: 160,
+    summary: 'eight conv-BN-ReLU layers, 192 px, four maps: trains on a laptop CPU in minutes',
+    inputSize: 192,
     build: (n, o = {}) => ssdTiny(n, { inputSize: o.inputSize, width: o.width }),
   },
 ];

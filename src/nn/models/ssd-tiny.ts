@@ -1,6 +1,6 @@
 // ssd-tiny: an SSD small enough to train on a laptop CPU in minutes. A plain stack of conv + batch norm + ReLU
 // stages (stride 2 each, VGG-like but narrow), two extra stages, and SSD's 3x3 prediction convs on four maps.
-// At the default 160 px input: maps 20, 10, 5 and 3 with 4 priors per position, 2136 priors.
+// At the default 192 px input: maps 24, 12, 6 and 4 with 4 priors per position, 3088 priors.
 import type { Tensor } from '../../graph/index.js';
 import type { PriorConfig } from '../../boxes/priors.js';
 import { priorsPerLocation } from '../../boxes/priors.js';
@@ -12,7 +12,7 @@ import { newNormState, ZooNetwork } from './network.js';
 
 /** Options of {@link ssdTiny}. */
 export interface SsdTinyOptions {
-  /** Input side in pixels, a multiple of 32 from 96. Default 160. */
+  /** Input side in pixels, a multiple of 32 from 96. Default 192. */
   inputSize?: number;
   /** Channel multiplier of every layer (base widths 16, 32, 64, 128). Default 1. */
   width?: number;
@@ -30,7 +30,7 @@ export function ssdTinyMapSizes(size: number): number[] {
  * The priors of ssd-tiny: scales 0.1, 0.2, 0.375, 0.55 (extra square prior up to 0.75), aspect ratios 1, 2, 1/2
  * on every map (4 priors per position). The shapes data set's objects span 0.1 to 0.45 of the image side.
  */
-export function ssdTinyPriors(inputSize = 160): PriorConfig {
+export function ssdTinyPriors(inputSize = 192): PriorConfig {
   return {
     featureMapSizes: ssdTinyMapSizes(inputSize),
     scales: [0.1, 0.2, 0.375, 0.55],
@@ -87,11 +87,11 @@ export class TinyBackbone implements Backbone {
 }
 
 /**
- * ssd-tiny for `nClasses` classes (background included): {@link TinyBackbone} at `inputSize` (default 160),
- * SSD's 3x3 prediction head, {@link ssdTinyPriors}. About 0.6 M parameters and 0.1 GMAC at 160 px.
+ * ssd-tiny for `nClasses` classes (background included): {@link TinyBackbone} at `inputSize` (default 192),
+ * SSD's 3x3 prediction head, {@link ssdTinyPriors}. 0.61 M parameters and 0.1 GMAC at 192 px for 5 classes.
  */
 export function ssdTiny(nClasses: number, options: SsdTinyOptions = {}): ZooNetwork {
-  const size = options.inputSize ?? 160;
+  const size = options.inputSize ?? 192;
   if (!Number.isInteger(size) || size < 96 || size % 32 !== 0) throw new Error(`ssd-tiny: inputSize must be a multiple of 32 from 96, got ${size}`);
   const priors = options.priors ?? ssdTinyPriors(size);
   const norm = newNormState();
