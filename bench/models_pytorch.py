@@ -15,7 +15,7 @@ def cbr(cin, cout, k, s=1, p=None):
 
 
 class TinySSD(nn.Module):
-    """ssd-tiny at 160 px: the same convolutions, maps 20, 10, 5, 3, 4 priors per position, 3x3 heads."""
+    """ssd-tiny at 192 px: the same convolutions, maps 24, 12, 6, 4, 4 priors per position, 3x3 heads."""
 
     def __init__(self, k=6):
         super().__init__()
@@ -52,7 +52,7 @@ def multibox(locs, scores, tl, tc):
 
 
 if name == 'ssd-tiny':
-    model, size = TinySSD(), 160
+    model, size = TinySSD(), 192
     def train_step(opt, x):
         locs, scores = model(x)
         tc = torch.zeros(scores.shape[:2], dtype=torch.long)

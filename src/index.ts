@@ -19,6 +19,10 @@ export { BuildContext, Conv2d, initWeights } from './nn/layers.js';
 export type { ParameterSpec, ParameterGroup, Weights } from './nn/layers.js';
 export type { Init } from './nn/init.js';
 
+// The graph engine: networks as ONNX graphs, autodiff, ONNX Runtime sessions, SGD.
+export { Graph, gradients, buildTrainingGraph, InferenceRunner, TrainingSession } from './graph/index.js';
+export type { DType, Dim, Tensor, Parameter, TensorData, SgdOptions, RuntimeOptions, TrainingOptions } from './graph/index.js';
+
 // Box math: priors, IoU, the box coder, matching, NMS and detection post-processing.
 export * from './boxes/index.js';
 

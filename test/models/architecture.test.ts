@@ -33,7 +33,8 @@ function shapes(net: SSDNetwork, batch = 2): { maps: number[][]; locs: readonly 
 const expected: Array<{ name: string; net: () => SSDNetwork; priors: number; maps: number[] }> = [
   { name: 'ssd512', net: () => ssd512(K), priors: 24564, maps: [64, 32, 16, 8, 4, 2, 1] },
   { name: 'ssdlite320-mobilenetv2', net: () => ssdliteMobileNetV2(K), priors: 3234, maps: [20, 10, 5, 3, 2, 1] },
-  { name: 'ssd-tiny', net: () => ssdTiny(K), priors: 2136, maps: [20, 10, 5, 3] },
+  { name: 'ssd-tiny', net: () => ssdTiny(K), priors: 3088, maps: [24, 12, 6, 4] },
+  { name: 'ssd-tiny at 160 px', net: () => ssdTiny(K, { inputSize: 160 }), priors: 2136, maps: [20, 10, 5, 3] },
   { name: 'ssd-tiny at 128 px', net: () => ssdTiny(K, { inputSize: 128 }), priors: 1360, maps: [16, 8, 4, 2] },
 ];
 

@@ -54,7 +54,7 @@ async function lossesOf(net: SSDNetwork, n: number, steps: number, lr: number): 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const cases: Array<{ name: string; net: () => SSDNetwork; n: number; steps: number; lr: number }> = [
-  { name: 'ssd-tiny (160 px)', net: () => ssdTiny(6), n: 4, steps: 12, lr: 0.05 },
+  { name: 'ssd-tiny (192 px)', net: () => ssdTiny(6), n: 4, steps: 12, lr: 0.05 },
   { name: 'ssdlite-mobilenetv2 (192 px, width 0.25)', net: () => ssdliteMobileNetV2(6, { width: 0.25, inputSize: 192 }), n: 2, steps: 8, lr: 0.2 },
   { name: 'ssd512 (512 px, width 1/16)', net: () => ssd512(6, { width: 1 / 16 }), n: 1, steps: 10, lr: 0.01 },
 ];
