@@ -3,7 +3,8 @@
 // latency (batch 1, after one warm-up run), ours then PyTorch's (bench/models_pytorch.py with /usr/bin/python3:
 // torchvision's ssd300_vgg16, ssdlite320_mobilenet_v3_large as the nearest to ssdlite320-mobilenetv2, and ssd-tiny
 // written out in PyTorch; torchvision has no SSD512). Never both at once. Prints one JSON object.
-// Usage: node --import tsx bench/models.bench.ts [--models ssd-tiny,ssdlite320-mobilenetv2] [--batch 8] [--threads 2] [--steps 3]
+// Usage: node --import tsx bench/models.bench.ts [--models ssd-tiny,ssdlite320-mobilenetv2] [--batch N] [--threads 2] [--steps 3]
+// Default batch per model: 8 (ssd-tiny, ssdlite), 2 (ssd300), 1 (ssd512: ~270 GMAC per image per step).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,14 +25,15 @@ import { StepSession } from '../src/train/session.js';
 
 const { values } = parseArgs({ options: { models: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' } }, strict: true });
 const names = (values.models ?? 'ssd-tiny,ssdlite320-mobilenetv2,ssd300,ssd512').split(',');
-const batch = Number(values.batch ?? 8);
+const BATCH: Record<string, number> = { 'ssd-tiny': 8, 'ssdlite320-mobilenetv2': 8, ssd300: 2, ssd512: 1 };
+const batchOf = (name: string): number => Number(values.batch ?? BATCH[name] ?? 8);
 const threads = Number(values.threads ?? availableParallelism());
 const steps = Number(values.steps ?? 3);
 const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
 const script = join(dirname(fileURLToPath(import.meta.url)), 'models_pytorch.py');
 const TORCH: Record<string, string> = { 'ssd-tiny': 'ssd-tiny', ssd300: 'ssd300', 'ssdlite320-mobilenetv2': 'ssdlite320_mobilenet_v3_large' };
 
-async function ours(net: SSDNetwork): Promise<Record<string, number>> {
+async function ours(net: SSDNetwork, batch: number): Promise<Record<string, number>> {
   const size = net.inputSize.width;
   const images = new Float32Array(batch * 3 * size * size);
   const objects = [];
@@ -70,7 +72,8 @@ for (const name of names) {
   if (!entry) throw new Error(`unknown model '${name}'; known: ${[...ZOO_MODELS.keys()].join(', ')}`);
   const net = entry.build(21);
   const stats = modelStats(net);
-  const mine = await ours(net);
+  const batch = batchOf(name);
+  const mine = await ours(net, batch);
   let pytorch: Record<string, unknown> | null = null;
   const torchName = TORCH[name];
   if (torchName) {
@@ -80,6 +83,7 @@ for (const name of names) {
   }
   const ratio = (k: string): number | null => (pytorch && typeof pytorch[k] === 'number' ? mine[k]! / (pytorch[k] as number) : null);
   results[name] = {
+    batch,
     parameters: stats.parameters,
     gmac: stats.gmac,
     priors: stats.priors,
@@ -88,4 +92,4 @@ for (const name of names) {
     ratio_ours_over_pytorch: pytorch ? { train_images_per_s: ratio('train_images_per_s'), inference_s_per_image: ratio('inference_s_per_image') } : null,
   };
 }
-console.log(JSON.stringify({ bench: 'models', batch, threads, steps, load_average: [loadBefore, loadavg()[0]], models: results }, null, 2));
+console.log(JSON.stringify({ bench: 'models', threads, steps, load_average: [loadBefore, loadavg()[0]], models: results }, null, 2));
