@@ -1,16 +1,18 @@
 // The out-of-the-box demo (`ssd demo`, `npm run demo`): generate the shapes data set, train ssd-tiny on it for a
 // bounded time, evaluate VOC07 mAP on held-out scenes, draw the detections on a few of them, and write a report.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { generateShapesDataset, type ShapesDatasetOptions } from '../data/synthetic.js';
 import type { Dataset } from '../data/types.js';
 import { annotateImage } from '../draw/index.js';
 import { initWeights } from '../nn/layers.js';
+import { isBuffer } from '../nn/models/blocks.js';
 import { ZooNetwork } from '../nn/models/network.js';
 import { zooModelConfig, buildZooNetwork } from '../nn/models/registry.js';
-import { ZooModel } from '../nn/models/zoo-model.js';
-import { readMetricsLog } from '../train/metrics-log.js';
+import { SSD } from '../nn/model.js';
+import { evaluateModel } from '../train/evaluate.js';
+import { readMetricsLog, type EvalRecord } from '../train/metrics-log.js';
 import type { ProgressStream } from '../train/progress.js';
 import { writeDemoReport } from './report.js';
 import { trainForTime } from './train.js';
@@ -99,6 +101,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const images = options.images ?? 3000;
   const name = options.model ?? 'ssd-tiny';
   const batch = options.batch ?? 8;
+  const optimizer = options.optimizer ?? 'sgd';
+  const lr = options.lr ?? (optimizer === 'sgd' ? 0.1 : 0.003);
+  const matchThreshold = options.matchThreshold ?? 0.4;
+  const locLoss = options.locLoss ?? 'smooth-l1-sum';
+  const augment = options.augment ?? false;
   const say = options.log ?? ((line: string): void => console.log(line));
   mkdirSync(out, { recursive: true });
 
@@ -112,7 +119,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const network = buildZooNetwork(config);
   if (!(network instanceof ZooNetwork)) throw new Error(`demo: '${name}' is not a model the demo trains (try ssd-tiny)`);
   const params = network.parameters();
-  const count = params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  const count = params.filter((p) => !isBuffer(p.name)).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
   say(`model: ${name}, ${config.inputSize.width}x${config.inputSize.height} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters; training for ${minutes} min on ${train.samples.length} scenes`);
 
   const metricsPath = join(out, 'metrics.jsonl');
@@ -122,11 +129,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     samples: train.samples,
     seconds: minutes * 60,
     batch,
-    lr: options.lr ?? ((options.optimizer ?? 'sgd') === 'sgd' ? 0.1 : 0.003),
-    optimizer: options.optimizer,
-    matchThreshold: options.matchThreshold ?? 0.4,
-    loss: { locLoss: options.locLoss ?? 'smooth-l1-sum' },
-    augment: options.augment ?? false,
+    lr,
+    optimizer,
+    matchThreshold,
+    loss: { locLoss },
+    augment,
     seed,
     threads: options.threads,
     workers: options.workers,
@@ -135,14 +142,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   });
   say(`trained: ${trained.steps} steps, ${trained.images} images in ${trained.seconds.toFixed(0)} s (${(trained.images / trained.seconds).toFixed(1)} img/s), final loss ${trained.finalLoss.toFixed(3)}`);
 
-  const model = new ZooModel(config, trained.weights, { threads: options.threads });
+  const model = SSD.create(config, { weights: trained.weights, threads: options.threads });
   const modelPath = join(out, 'model.safetensors');
   model.save(modelPath);
   let result: DemoResult;
   try {
-    const { evaluation } = await model.evaluate(test, { metric: 'voc07', workers: options.workers });
+    const { evaluation } = await evaluateModel(model, test, { metric: 'voc07', batch: 16, workers: options.workers });
     const ap: Record<string, number | null> = {};
     evaluation.classNames.forEach((n, i) => (ap[n] = evaluation.apPerClass[i] ?? null));
+    // The evaluation goes into the metrics log as `ssd train` writes it, so the report shows it over the steps.
+    const record: EvalRecord = { type: 'eval', step: trained.steps, epoch: 0, metric: 'voc07', map: evaluation.map ?? 0, ap_per_class: Object.fromEntries(Object.entries(ap).map(([k, v]) => [k, v ?? NaN])), time: new Date().toISOString() };
+    appendFileSync(metricsPath, JSON.stringify(record) + '\n');
     const annotated = await drawSome(model, test, join(out, 'detections'), options.showImages ?? 8);
     const reportPath = join(out, 'report.html');
     writeDemoReport(reportPath, {
@@ -153,7 +163,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       facts: {
         model: `${name} (${config.inputSize.width} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters)`,
         data: `${train.samples.length} training scenes, ${test.samples.length} held-out test scenes (${train.classNames.join(', ')})`,
-        'training time': `${trained.seconds.toFixed(0)} s (${trained.steps} steps of ${batch})`,
+        'training time': `${trained.seconds.toFixed(0)} s (${trained.steps} steps of ${batch}, ${(trained.images / trained.seconds).toFixed(1)} images/s)`,
+        training: `${optimizer === 'sgd' ? 'SGD, momentum 0.9, weight decay 5e-4' : 'AdamW'}, peak lr ${lr} (50-step warm-up, cosine over the time budget), matching IoU ${matchThreshold}, ${locLoss} box loss, augmentation ${augment ? 'on' : 'off'}`,
         'test mAP (VOC07, IoU 0.5)': (evaluation.map ?? 0).toFixed(4),
       },
       images: annotated.map((p) => relative(out, p)),
@@ -184,7 +195,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 }
 
 /** Draws the detections (score >= 0.3) of the first `n` test scenes into `dir`; returns the files written. */
-async function drawSome(model: ZooModel, test: Dataset, dir: string, n: number): Promise<string[]> {
+async function drawSome(model: SSD, test: Dataset, dir: string, n: number): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (const s of test.samples.slice(0, n)) {

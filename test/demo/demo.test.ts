@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../src/demo/demo.js';
 import { timedLr } from '../../src/demo/train.js';
-import { ZooModel } from '../../src/nn/models/zoo-model.js';
+import { SSD } from '../../src/nn/model.js';
 import { readMetricsLog } from '../../src/train/metrics-log.js';
 
 test('ssd demo --minutes 0.15: files, metrics.json schema, report content, last lines', async () => {
@@ -31,8 +31,12 @@ test('ssd demo --minutes 0.15: files, metrics.json schema, report content, last 
     assert.ok((m.train_seconds as number) >= 0.15 * 60 * 0.95, `trained ${m.train_seconds} s of a 9 s budget`);
     assert.equal(r.map, m.map);
     // The metrics log has one record per step, the report shows its curves and the annotated scenes.
-    const steps = readMetricsLog(join(out, 'metrics.jsonl')).filter((x) => x.type === 'step');
+    const log = readMetricsLog(join(out, 'metrics.jsonl'));
+    const steps = log.filter((x) => x.type === 'step');
     assert.equal(steps.length, r.steps);
+    const evals = log.filter((x) => x.type === 'eval');
+    assert.equal(evals.length, 1);
+    assert.equal(evals[0]!.map, r.map);
     assert.ok(r.steps >= 1);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.equal(r.annotated.length, 2);
@@ -44,8 +48,8 @@ test('ssd demo --minutes 0.15: files, metrics.json schema, report content, last 
     // The last lines say the mAP and where the report is.
     assert.match(lines.at(-2)!, /mAP \(VOC07\) on \d+ held-out scenes: \d\.\d{4}/);
     assert.equal(lines.at(-1), `report: ${join(out, 'report.html')}`);
-    // The model file reloads and detects the same as the model the demo evaluated.
-    const model = ZooModel.load(join(out, 'model.safetensors'), { threads: 1 });
+    // The model file loads as any ssd-ts model and detects.
+    const model = await SSD.load(join(out, 'model.safetensors'), { threads: 1 });
     const again = await model.detect(join(out, 'shapes', 'JPEGImages', '000001.jpg'), { minScore: 0.01 });
     await model.dispose();
     assert.equal(model.config.architecture, 'ssd-tiny');

@@ -1,8 +1,8 @@
 // Running statistics of batch norm from training batches ("precise BN", as Detectron's PreciseBN): the network
 // is built with batch norm in 'calibrate' mode, each layer hands out its batch mean and unbiased variance, and
 // their averages over the batches become `<layer>.running_mean` / `<layer>.running_var`. A training session keeps
-// no state besides parameters and momentum, so this replaces PyTorch's running averages; averaging over many
-// batches of the final weights gives statistics at least as good as an exponential average taken during training.
+// no state besides parameters and momentum, so this replaces PyTorch's running averages (which PreciseBN also
+// replaces, because averages taken while the weights still move are stale).
 import { Graph, InferenceRunner, type RuntimeOptions } from '../../graph/index.js';
 import { BuildContext, type Weights } from '../layers.js';
 import { RUNNING_MEAN, RUNNING_VAR } from './blocks.js';

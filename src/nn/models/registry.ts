@@ -55,7 +55,7 @@ const entries: ZooEntry[] = [
   },
   {
     name: 'ssd-tiny',
-    summary: 'eight conv-BN-ReLU layers, 192 px, four maps: trains on a laptop CPU in minutes',
+    summary: 'ten conv-BN-ReLU layers, 192 px, four maps: trains on a laptop CPU in minutes',
     inputSize: 192,
     build: (n, o = {}) => ssdTiny(n, { inputSize: o.inputSize, width: o.width }),
   },

@@ -1,5 +1,6 @@
-// ssd-tiny: an SSD small enough to train on a laptop CPU in minutes. A plain stack of conv + batch norm + ReLU
-// stages (stride 2 each, VGG-like but narrow), two extra stages, and SSD's 3x3 prediction convs on four maps.
+// ssd-tiny: an SSD small enough to train on a laptop CPU in minutes. Ten conv + batch norm + ReLU layers: four
+// stages to stride 16 (stride 2 each, VGG-like but narrow), two extra stages (1x1 reduce, 3x3), and SSD's 3x3
+// prediction convs on four maps.
 // At the default 192 px input: maps 24, 12, 6 and 4 with 4 priors per position, 3088 priors.
 import type { Tensor } from '../../graph/index.js';
 import type { PriorConfig } from '../../boxes/priors.js';
@@ -41,7 +42,7 @@ export function ssdTinyPriors(inputSize = 192): PriorConfig {
   };
 }
 
-/** The ssd-tiny feature extractor: five conv-BN-ReLU stages to 1/32, then two extra stages. */
+/** The ssd-tiny feature extractor: conv-BN-ReLU stages to 1/16 (maps 0 and 1), then two extra stages (maps 2 and 3). */
 export class TinyBackbone implements Backbone {
   readonly stages: ConvBnAct[][];
   readonly maps: readonly FeatureMapInfo[];
