@@ -19,6 +19,14 @@ export { BuildContext, Conv2d, initWeights } from './nn/layers.js';
 export type { ParameterSpec, ParameterGroup, Weights } from './nn/layers.js';
 export type { Init } from './nn/init.js';
 
+// The model family beyond SSD300, model statistics, and the demo pipeline.
+export { ZOO_MODELS, zooModelConfig, buildZooNetwork, ssd512, SSD512_PRIORS, ssdliteMobileNetV2, ssdTiny, calibrateBatchNorm } from './nn/models/index.js';
+export type { ZooModelConfig, ZooModelOptions, SSD512Options, SSDLiteOptions, SsdTinyOptions } from './nn/models/index.js';
+export { modelStats } from './nn/model-stats.js';
+export type { ModelStats } from './nn/model-stats.js';
+export { runDemo } from './demo/demo.js';
+export type { DemoOptions, DemoResult } from './demo/demo.js';
+
 // The graph engine: networks as ONNX graphs, autodiff, ONNX Runtime sessions, SGD.
 export { Graph, gradients, buildTrainingGraph, InferenceRunner, TrainingSession } from './graph/index.js';
 export type { DType, Dim, Tensor, Parameter, TensorData, SgdOptions, RuntimeOptions, TrainingOptions } from './graph/index.js';
