@@ -6,7 +6,7 @@ import { UsageError, type Command } from './command.js';
 import { detectFormat, loadDataset } from '../data/dataset.js';
 import { formatEvaluation } from '../eval/format.js';
 import type { Evaluation, Metric } from '../eval/types.js';
-import { predictor, readModelFile } from '../train/model.js';
+import { SSD } from '../nn/model.js';
 import { evaluateModel, evaluateResults, evaluationJson, readCocoResults } from '../train/evaluate.js';
 
 const flags: FlagSpec = {
@@ -79,8 +79,7 @@ export const command: Command = {
     if (detections !== undefined) {
       evaluation = evaluateResults(readCocoResults(detections, dataset), dataset, metric);
     } else {
-      const file = readModelFile(weights!);
-      const model = predictor(file.config, file.weights, threads);
+      const model = await SSD.load(weights!, { threads });
       try {
         const tty = process.stderr.isTTY;
         const r = await evaluateModel(model, dataset, {

@@ -12,18 +12,23 @@ export interface RuntimeOptions {
   /** ORT graph optimisation level (default 'all' for inference, 'basic' for training graphs: session creation
    *  stays fast on large graphs and the basic fusions are the ones that matter there). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** ORT's CPU memory arena (default true). Without it big buffers go back to the system when freed, which
-   *  lowers peak memory at some cost in page faults. */
+  /** ORT's CPU memory arena. Default: on for inference, off for training steps. Without it big buffers go back
+   *  to the system when freed: an SSD300 step at batch 8 peaks at 2.98 GB instead of 4.40 GB, in the same time
+   *  (14.09 s against 14.15 s, 2 threads, unloaded machine). */
   memArena?: boolean;
 }
 
 /** ORT session options from ours. */
-export function sessionOptions(opts: RuntimeOptions, dflt: NonNullable<RuntimeOptions['optimization']>): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  opts: RuntimeOptions,
+  dflt: NonNullable<RuntimeOptions['optimization']>,
+  dfltArena = true,
+): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: opts.optimization ?? dflt,
     executionMode: 'sequential',
+    enableCpuMemArena: opts.memArena ?? dfltArena,
   };
-  if (opts.memArena !== undefined) o.enableCpuMemArena = opts.memArena;
   if (opts.threads !== undefined) {
     o.intraOpNumThreads = opts.threads;
     o.interOpNumThreads = 1;
@@ -142,7 +147,7 @@ export class TrainingSession {
   static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
     const tg = buildTrainingGraph(g, loss, opts);
     const bytes = tg.toBytes({ parameters: 'inputs' });
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'basic'));
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'basic', false));
     return new TrainingSession(g, tg, session);
   }
 

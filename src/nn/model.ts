@@ -8,6 +8,7 @@ import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { ssd300Config, validateConfig, type ModelConfig } from './config.js';
 import { initWeights, type Weights } from './layers.js';
+import { ZooNetwork } from './models/network.js';
 import type { SSDNetwork } from './ssd.js';
 import { networkFromConfig } from './zoo.js';
 
@@ -15,6 +16,10 @@ import { networkFromConfig } from './zoo.js';
 export const CONFIG_KEY = 'ssd.config';
 /** The metadata key holding the file format version. */
 export const FORMAT_KEY = 'ssd.format';
+/** The metadata key only a training checkpoint has (its step and loader position, see src/train/checkpoint.ts). */
+const TRAIN_STATE_KEY = 'ssd.train_state';
+/** The prefix of a training checkpoint's optimizer tensors, which are not weights. */
+const OPTIMIZER_PREFIX = 'optimizer/';
 const FORMAT_VERSION = '1';
 
 /** An image to detect in: a file path, encoded bytes (JPEG, PNG, WebP, ...), or decoded 8-bit pixels (HWC, RGB or RGBA). */
@@ -84,7 +89,10 @@ export class SSD {
     return new SSD(c, weights, options);
   }
 
-  /** Reads a model file written by {@link SSD.save} (safetensors, config in the metadata). */
+  /**
+   * Reads a model file written by {@link SSD.save} (safetensors, config in the metadata), or a training
+   * checkpoint (e.g. runs/<name>/last.safetensors): its `optimizer/...` tensors are left out.
+   */
   static async load(file: string, options: ModelOptions = {}): Promise<SSD> {
     return SSD.fromFile(readSafetensors(file), file, options);
   }
@@ -105,8 +113,10 @@ export class SSD {
       throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
     }
     const config = validateConfig(parsed, `${name}: model config`);
+    const checkpoint = file.metadata[TRAIN_STATE_KEY] !== undefined;
     const weights = new Map<string, Float32Array>();
     for (const [key, t] of file.tensors) {
+      if (checkpoint && key.startsWith(OPTIMIZER_PREFIX)) continue;
       if (t.dtype !== 'F32') throw new Error(`${name}: tensor '${key}' is ${t.dtype}; model weights must be floating point`);
       weights.set(key, t.data);
     }
@@ -247,8 +257,18 @@ export class SSD {
   }
 
   private session(): Promise<InferenceRunner> {
-    this.runner ??= InferenceRunner.create(this.network.forwardGraph(this.params, { name: this.config.architecture }).graph, this.params, this.runtime);
+    this.runner ??= this.openSession();
     return this.runner;
+  }
+
+  /** The detection graph: batch norm (zoo models) on its running statistics, fed the parameters it declares. */
+  private openSession(): Promise<InferenceRunner> {
+    const net = this.network;
+    const build = () => net.forwardGraph(this.params, { name: this.config.architecture }).graph;
+    const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
+    const declared = new Set(graph.parameters.map((p) => p.name));
+    const params = new Map([...this.params].filter(([k]) => declared.has(k)));
+    return InferenceRunner.create(graph, params, this.runtime);
   }
 
   /** Releases the inference session (a later call opens a new one). */

@@ -12,7 +12,7 @@ import type { Dataset, Sample } from '../data/types.js';
 import { evaluateDetections } from '../eval/evaluate.js';
 import type { Evaluation, ImageResult, Metric } from '../eval/types.js';
 
-/** What evaluation needs of a model (SSD and the zoo's ZooModel both fit). */
+/** What evaluation needs of a model (`SSD` fits). */
 export interface Predictor {
   readonly config: { classNames: readonly string[]; inputSize: { width: number; height: number }; normalization: { mean: readonly number[]; std: readonly number[] } };
   /** Raw outputs of `batch` normalised images (N,3,H,W): locs (N,P,4), scores (N,P,K) logits. */

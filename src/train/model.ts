@@ -1,19 +1,17 @@
 /**
  * What the trainer and the evaluator need of a model, over every model of the zoo (SSD300, ssd-tiny, ...):
  * a config for a class list, the network it describes, initial weights, the training graph, batch-norm
- * statistics, and model files.
+ * statistics. Model files and checkpoints are read by `SSD.load` (src/nn/model.ts).
  *
  * Weights here are the full model-file set: trainable parameters plus buffers (batch-norm running
  * statistics). A training session holds only the trainable ones; the buffers are recomputed from
  * training images ("precise BN") whenever a model file is written or the model is evaluated.
  */
-import { readSafetensors } from '../io/safetensors.js';
 import { initWeights, type Weights } from '../nn/layers.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
 import { calibrateBatchNorm, type ImageBatch } from '../nn/models/calibrate.js';
 import { ZooNetwork } from '../nn/models/network.js';
 import { buildZooNetwork, zooModelConfig, ZOO_MODELS, type ZooModelConfig, type ZooModelOptions } from '../nn/models/registry.js';
-import { ZooModel } from '../nn/models/zoo-model.js';
 import type { Graph, Tensor } from '../graph/index.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 
@@ -77,36 +75,4 @@ export async function completeWeights(
     out.set(spec.name, v);
   }
   return out;
-}
-
-/** A model ready to predict: a zoo model with these weights. */
-export function predictor(config: ZooModelConfig, weights: Weights, threads?: number): ZooModel {
-  return new ZooModel(config, weights, threads === undefined ? {} : { threads });
-}
-
-/**
- * Reads a model file, or a training checkpoint (its optimizer tensors are left out): the config and the
- * weights. Errors name the file.
- */
-export function readModelFile(path: string): { config: ZooModelConfig; weights: Map<string, Float32Array> } {
-  const file = readSafetensors(path);
-  const text = file.metadata['ssd.config'];
-  if (text === undefined) throw new Error(`${path}: not an ssd-ts model file or checkpoint (no 'ssd.config' in the metadata)`);
-  let config: ZooModelConfig;
-  try {
-    config = JSON.parse(text) as ZooModelConfig;
-  } catch (e) {
-    throw new Error(`${path}: metadata 'ssd.config' is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof config !== 'object' || config === null || typeof config.architecture !== 'string' || !ZOO_MODELS.has(config.architecture)) {
-    throw new Error(`${path}: ssd.config.architecture is ${JSON.stringify((config as { architecture?: unknown } | null)?.architecture)}; known: ${modelNames().join(', ')}`);
-  }
-  if (!Array.isArray(config.classNames) || config.classNames.length < 2) throw new Error(`${path}: ssd.config.classNames must list the background and at least one class`);
-  const weights = new Map<string, Float32Array>();
-  for (const [name, t] of file.tensors) {
-    if (name.startsWith('optimizer/')) continue;
-    if (t.dtype !== 'F32') throw new Error(`${path}: tensor '${name}' is ${t.dtype}; weights must be floating point`);
-    weights.set(name, t.data);
-  }
-  return { config, weights };
 }

@@ -22,7 +22,8 @@ import { loadPretrainedBase } from '../io/import.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 import { loadCheckpoint, removeStaleTemporaries, saveCheckpoint, type NamedTensor, type TrainState } from './checkpoint.js';
 import { evaluateModel } from './evaluate.js';
-import { buildNetwork, completeWeights, hasBatchNorm, initialWeights, modelConfig as zooConfig, modelNames, predictor, readModelFile, type ModelConfig } from './model.js';
+import { buildNetwork, completeWeights, hasBatchNorm, initialWeights, modelConfig as zooConfig, modelNames, type ModelConfig } from './model.js';
+import { SSD } from '../nn/model.js';
 import { MetricsLog, readMetricsLog } from './metrics-log.js';
 import { Progress, formatDuration, type ProgressStream } from './progress.js';
 import { writeReport } from './report.js';
@@ -258,13 +259,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // The model: its config, network and starting weights.
   if (!modelConfig) {
     if (s.init) {
-      const init = readModelFile(s.init);
+      const init = await SSD.load(s.init);
       const want = ['background', ...dataset.classNames];
       if (init.config.classNames.join('\n') !== want.join('\n')) {
         throw new Error(`${s.init}: the model's classes (${init.config.classNames.slice(1).join(', ')}) are not the dataset's (${dataset.classNames.join(', ')})`);
       }
       modelConfig = init.config;
-      weights = init.weights;
+      weights = new Map(init.weights);
     } else {
       modelConfig = zooConfig(s.model, dataset.classNames, { inputSize: s.inputSize, width: s.width });
     }
@@ -376,7 +377,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 
   const evaluate = async (): Promise<void> => {
-    const model = predictor(modelConfig!, await fullWeights(), options.threads);
+    const model = SSD.create(modelConfig!, { weights: await fullWeights(), threads: options.threads });
     try {
       const { evaluation } = await evaluateModel(model, validation!, { metric: s.metric, batch: s.batch, workers: options.workers });
       const map = evaluation.map ?? 0;

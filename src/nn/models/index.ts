@@ -7,4 +7,3 @@ export { ssdTiny, ssdTinyPriors, type SsdTinyOptions } from './ssd-tiny.js';
 export { ZooNetwork } from './network.js';
 export { BatchNorm2d, ConvBnAct, NormState, isBuffer, type NormMode } from './blocks.js';
 export { calibrateBatchNorm, type ImageBatch } from './calibrate.js';
-export { ZooModel, type ZooDetection } from './zoo-model.js';
