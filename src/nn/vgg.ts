@@ -17,24 +17,27 @@ export interface VggFeatures {
 /** VGG-16 convolutions conv1_1 .. conv5_3 with the SSD changes, then conv6 and conv7. */
 export class VGG16Base implements HasParameters {
   readonly convs: Record<string, Conv2d>;
-  /** Channels of the maps `build` returns. */
-  readonly outChannels = { conv4_3: 512, conv7: 1024 } as const;
+  /** Channels of the maps `build` returns (512 and 1024 at width 1). */
+  readonly outChannels: { conv4_3: number; conv7: number };
 
   /**
    * @param prefix name prefix of the parameters ('base' in the reference state_dict)
    * @param weightInit initialiser of the conv weights when training from scratch (the tutorial loads
    *   ImageNet VGG-16 weights instead; He-uniform suits the ReLU stack); biases start at zero.
+   * @param width channel multiplier (1 is VGG-16; narrower bases let tests train SSD512 at its full input)
    */
-  constructor(prefix = 'base', weightInit: Init = { kind: 'he-uniform' }) {
+  constructor(prefix = 'base', weightInit: Init = { kind: 'he-uniform' }, width = 1) {
+    const c = (n: number): number => (width === 1 ? n : Math.max(4, Math.round(n * width)));
     const spec: Array<[string, number, number, Partial<{ pad: number; dilation: number; kernel: number }>]> = [
-      ['conv1_1', 3, 64, {}], ['conv1_2', 64, 64, {}],
-      ['conv2_1', 64, 128, {}], ['conv2_2', 128, 128, {}],
-      ['conv3_1', 128, 256, {}], ['conv3_2', 256, 256, {}], ['conv3_3', 256, 256, {}],
-      ['conv4_1', 256, 512, {}], ['conv4_2', 512, 512, {}], ['conv4_3', 512, 512, {}],
-      ['conv5_1', 512, 512, {}], ['conv5_2', 512, 512, {}], ['conv5_3', 512, 512, {}],
-      ['conv6', 512, 1024, { pad: 6, dilation: 6 }], // atrous fc6
-      ['conv7', 1024, 1024, { kernel: 1, pad: 0 }], // fc7
+      ['conv1_1', 3, c(64), {}], ['conv1_2', c(64), c(64), {}],
+      ['conv2_1', c(64), c(128), {}], ['conv2_2', c(128), c(128), {}],
+      ['conv3_1', c(128), c(256), {}], ['conv3_2', c(256), c(256), {}], ['conv3_3', c(256), c(256), {}],
+      ['conv4_1', c(256), c(512), {}], ['conv4_2', c(512), c(512), {}], ['conv4_3', c(512), c(512), {}],
+      ['conv5_1', c(512), c(512), {}], ['conv5_2', c(512), c(512), {}], ['conv5_3', c(512), c(512), {}],
+      ['conv6', c(512), c(1024), { pad: 6, dilation: 6 }], // atrous fc6
+      ['conv7', c(1024), c(1024), { kernel: 1, pad: 0 }], // fc7
     ];
+    this.outChannels = { conv4_3: c(512), conv7: c(1024) };
     this.convs = {};
     for (const [name, cin, cout, o] of spec) {
       this.convs[name] = new Conv2d(`${prefix}.${name}`, cin, cout, { kernel: o.kernel ?? 3, pad: o.pad ?? 1, dilation: o.dilation ?? 1, weightInit });

@@ -8,8 +8,9 @@ import { priorsPerLocation, type PriorConfig } from '../../boxes/priors.js';
 import { SSDHead } from '../heads.js';
 import type { Init } from '../init.js';
 import { L2Norm } from '../l2norm.js';
-import { Conv2d, convRelu, maxPool, type BuildContext, type HasParameters, type ParameterSpec } from '../layers.js';
+import { Conv2d, convRelu, type BuildContext, type HasParameters, type ParameterSpec } from '../layers.js';
 import type { Backbone, FeatureMapInfo } from '../ssd.js';
+import { VGG16Base } from '../vgg.js';
 import { ZooNetwork } from './network.js';
 
 const MIN_SIZES = [35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8];
@@ -70,62 +71,15 @@ export class Extras512 implements HasParameters {
   }
 }
 
-/**
- * The VGG-16 base with SSD's changes (as src/nn/vgg.ts's VGG16Base, the same parameter names and, at width 1, the
- * same shapes), with a channel multiplier so that tests can train a narrow SSD512 at its full 512 px input.
- */
-export class ScalableVGG16Base implements HasParameters {
-  readonly convs: Record<string, Conv2d> = {};
-  readonly outChannels: { conv4_3: number; conv7: number };
-
-  constructor(prefix = 'base', weightInit: Init = { kind: 'he-uniform' }, width = 1) {
-    const c = (n: number): number => Math.max(4, Math.round(n * width));
-    const spec: Array<[string, number, number, { pad?: number; dilation?: number; kernel?: number }]> = [
-      ['conv1_1', 3, c(64), {}], ['conv1_2', c(64), c(64), {}],
-      ['conv2_1', c(64), c(128), {}], ['conv2_2', c(128), c(128), {}],
-      ['conv3_1', c(128), c(256), {}], ['conv3_2', c(256), c(256), {}], ['conv3_3', c(256), c(256), {}],
-      ['conv4_1', c(256), c(512), {}], ['conv4_2', c(512), c(512), {}], ['conv4_3', c(512), c(512), {}],
-      ['conv5_1', c(512), c(512), {}], ['conv5_2', c(512), c(512), {}], ['conv5_3', c(512), c(512), {}],
-      ['conv6', c(512), c(1024), { pad: 6, dilation: 6 }],
-      ['conv7', c(1024), c(1024), { kernel: 1, pad: 0 }],
-    ];
-    for (const [name, cin, cout, o] of spec) {
-      this.convs[name] = new Conv2d(`${prefix}.${name}`, cin, cout, { kernel: o.kernel ?? 3, pad: o.pad ?? 1, dilation: o.dilation ?? 1, weightInit });
-    }
-    this.outChannels = { conv4_3: c(512), conv7: c(1024) };
-  }
-
-  parameters(): ParameterSpec[] {
-    return Object.values(this.convs).flatMap((conv) => conv.parameters());
-  }
-
-  /** images (N, 3, 512, 512) -> conv4_3 (64x64) and conv7 (32x32), after ReLU. */
-  build(ctx: BuildContext, images: Tensor): { conv4_3: Tensor; conv7: Tensor } {
-    const cr = (name: string, x: Tensor): Tensor => convRelu(ctx, this.convs[name]!, x);
-    let x = cr('conv1_2', cr('conv1_1', images));
-    x = maxPool(ctx, x, { kernel: 2, stride: 2 });
-    x = cr('conv2_2', cr('conv2_1', x));
-    x = maxPool(ctx, x, { kernel: 2, stride: 2 });
-    x = cr('conv3_3', cr('conv3_2', cr('conv3_1', x)));
-    x = maxPool(ctx, x, { kernel: 2, stride: 2, ceilMode: true });
-    const conv4_3 = cr('conv4_3', cr('conv4_2', cr('conv4_1', x)));
-    x = maxPool(ctx, conv4_3, { kernel: 2, stride: 2 });
-    x = cr('conv5_3', cr('conv5_2', cr('conv5_1', x)));
-    x = maxPool(ctx, x, { kernel: 3, stride: 1, pad: 1 });
-    const conv7 = cr('conv7', cr('conv6', x));
-    return { conv4_3, conv7 };
-  }
-}
-
 /** SSD512's feature extractor: VGG-16 base (as SSD300's), L2Norm on conv4_3, {@link Extras512}. */
 export class VGG512FeatureExtractor implements Backbone {
-  readonly base: ScalableVGG16Base;
+  readonly base: VGG16Base;
   readonly l2norm: L2Norm;
   readonly extras: Extras512;
   readonly maps: readonly FeatureMapInfo[];
 
   constructor(options: SSD512Options = {}) {
-    this.base = new ScalableVGG16Base('base', options.baseInit, options.width ?? 1);
+    this.base = new VGG16Base('base', options.baseInit, options.width ?? 1);
     this.l2norm = new L2Norm('rescale_factors', this.base.outChannels.conv4_3, 20);
     this.extras = new Extras512('aux_convs', this.base.outChannels.conv7, options.width ?? 1);
     this.maps = [
