@@ -5,17 +5,12 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { BoxCoder, DetectionPostprocessor, Matcher, SSD300_PRIORS, generatePriors, iouMatrix } from '../src/boxes/index.js';
 import { refF32 } from '../test/fixtures/reference.js';
+import { Random } from '../src/data/random.js';
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+/** Deterministic uniform numbers in [0, 1) from the library's seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 /**

@@ -6,17 +6,12 @@ import {
   priorCount, priorsPerLocation, sortByScoreDesc, xyToCxcy, type PriorConfig,
 } from '../../src/boxes/index.js';
 import { expNonPositive } from '../../src/boxes/exp.js';
+import { Random } from '../../src/data/random.js';
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+/** Deterministic uniform numbers in [0, 1) from the library's seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 function randomBoxes(rand: () => number, n: number, minSize = 0.01): Float32Array {
