@@ -75,7 +75,11 @@ function range(values: ArrayLike<number>[], fromZero: boolean): [number, number]
   }
   if (lo === Infinity) return [0, 1];
   if (fromZero && lo >= 0) lo = 0;
-  if (hi === lo) hi = lo + (lo === 0 ? 1 : Math.abs(lo) * 0.1);
+  if (hi === lo) {
+    // A single value (one evaluation so far): centre it in a small range rather than pin it to an edge.
+    const half = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    return fromZero && lo === 0 ? [0, half] : [lo - half, hi + half];
+  }
   return [lo, hi];
 }
 
