@@ -80,7 +80,7 @@ export class AdamWSession {
     const o = { beta1: options.beta1 ?? 0.9, beta2: options.beta2 ?? 0.999, epsilon: options.epsilon ?? 1e-8, weightDecay: options.weightDecay ?? 0.01 };
     const { graph, loss } = trainingGraph(network, weights, batch, options.loss);
     const tg = adamGraph(graph, loss, o);
-    const session = await ort.InferenceSession.create(tg.toBytes({ parameters: 'inputs' }), sessionOptions({ threads: options.threads }, 'basic', false));
+    const session = await ort.InferenceSession.create(tg.toBytes({ parameters: 'inputs' }), sessionOptions({ threads: options.threads }, 'training'));
     return new AdamWSession(session, network, graph.parameters as readonly Parameter[], o, batch);
   }
 

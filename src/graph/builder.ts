@@ -422,6 +422,32 @@ export class Graph {
     return this.emit('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0]!;
   }
 
+  /**
+   * ONNX Gemm: alpha * A' B' (+ beta * C), where A' is `a` or its transpose ([M, K]) and B' is `b` or its transpose
+   * ([K, P]); `c` broadcasts to [M, P]. One call into the BLAS, transposes included (no copies).
+   */
+  gemm(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; c?: Tensor } = {}): Tensor {
+    const op = 'gemm';
+    this.sameFloat(op, a, b);
+    if (a.shape.length !== 2 || b.shape.length !== 2) shapeError(op, `expects two matrices, got ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+    const [m, k1] = opts.transA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+    const [k2, p] = opts.transB ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+    if (dimsConflict(k1, k2)) shapeError(op, `inner dims differ: ${fmtShape(a.shape)}${opts.transA ? '^T' : ''} x ${fmtShape(b.shape)}${opts.transB ? '^T' : ''}`);
+    const inputs = [a, b];
+    if (opts.c) {
+      this.sameFloat(op, a, opts.c);
+      const out = broadcastShapes(op, [m, p], opts.c.shape);
+      if (out.length !== 2 || dimsConflict(out[0]!, m) || dimsConflict(out[1]!, p)) shapeError(op, `C must broadcast to [${m},${p}], got ${fmtShape(opts.c.shape)}`);
+      inputs.push(opts.c);
+    }
+    const attrs: Record<string, AttrValue> = {};
+    if (opts.transA) attrs.transA = int(1);
+    if (opts.transB) attrs.transB = int(1);
+    if (opts.alpha !== undefined) attrs.alpha = float(opts.alpha);
+    if (opts.beta !== undefined) attrs.beta = float(opts.beta);
+    return this.emit('Gemm', inputs, attrs, [{ dtype: a.dtype, shape: [m, p] }])[0]!;
+  }
+
   reduceSum(x: Tensor, axes: number[], keepDims = false): Tensor {
     return this.reduce('ReduceSum', 'reduceSum', x, axes, keepDims);
   }

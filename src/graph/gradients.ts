@@ -8,9 +8,10 @@ import type { Dim, GraphNode, Tensor } from './types.js';
 import { fmtShape, numel } from './types.js';
 
 /** How to compute a convolution's weight gradient: im2col by a one-hot grouped Conv ('im2col') or by k*k
- *  strided Slices of the padded input ('im2col-slices'), then one batched MatMul; or a Conv over transposed
- *  tensors ('transposed'). */
-export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'transposed';
+ *  strided Slices of the padded input ('im2col-slices'), then one MatMul per image summed over the batch; im2col
+ *  then one Gemm with the batch folded into its inner dimension ('im2col-gemm', groups 1); or a Conv over
+ *  transposed tensors ('transposed'). */
+export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'im2col-gemm' | 'transposed';
 /** How to compute a convolution's input gradient: ConvTranspose, or (stride 1, groups 1) a Conv with the
  *  flipped, transposed kernel. */
 export type ConvInputGradMethod = 'auto' | 'convTranspose' | 'conv';
@@ -178,11 +179,16 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   const ho = staticDim(c, dy.shape[2]!, 'output height');
   const wo = staticDim(c, dy.shape[3]!, 'output width');
   let method = c.convWeightGrad;
-  // Batch 8, 2 threads, loaded machine (bench/graph-layers.bench.ts): im2col + MatMul beat a Conv over transposed
-  // tensors on every SSD300 layer with more than 3 input channels and at least 10x10 outputs (conv1_2: 1.7 s vs
-  // 13.9 s; conv4_3: 3.0 s vs 9.0 s); the transposed Conv wins on conv1_1 (3 channels: 295 vs 459-764 ms) and on
-  // outputs of 5x5 or less (conv9_2: 12 vs 20-26 ms; conv11_2: 1.9 vs 11 ms).
-  if (method === 'auto') method = groups === 1 && (cin <= 4 || ho * wo <= 25) ? 'transposed' : 'im2col';
+  // Batch 8, 2 threads (bench/graph-layers.bench.ts): im2col beats a Conv over transposed tensors on every SSD300
+  // layer with more than 3 input channels (conv1_2: 1.7 s vs 13.9 s; conv4_3: 3.0 s vs 9.0 s); the transposed Conv
+  // wins on conv1_1 (3 channels: 295 vs 459-764 ms). After im2col, one Gemm over the whole batch beats a MatMul per
+  // image and their sum up to 38x38 outputs (conv6: 281 vs 403 ms, conv4_3: 659 vs 734, conv7: 54 vs 77,
+  // conv9_2: 3.5 vs 4.8), where transposing the im2col matrix is cheap next to the product; at 75x75 and more the
+  // transpose costs more than the sum it saves (conv3_2: 876 vs 739 ms).
+  // With few output channels (the prediction heads) the per-image products and their sum are small, and the
+  // MatMul per image also skips the transposed copy of the im2col matrix (head4_3: 105 vs 181 ms).
+  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : groups === 1 && ho * wo <= 48 * 48 && cout >= 256 ? 'im2col-gemm' : 'im2col';
+  if (method === 'im2col-gemm' && groups !== 1) throw new Error(`gradients: Conv '${c.node.name}': the 'im2col-gemm' weight gradient needs groups 1, got ${groups}`);
   if (method === 'transposed' && groups === 1) {
     // dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped.
     // Trim end padding the forward never reached so the result is exactly kh x kw (or slice below).
@@ -198,12 +204,15 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
     const trimmed = r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
     return g.transpose(trimmed, [1, 0, 2, 3]);
   }
-  // im2col (a fixed one-hot grouped Conv, or strided Slices), then one batched MatMul per group:
-  // cols [N, G, CinG*kk, L] @ dy^T [N, G, L, CoutG], summed over N; in chunks of output rows to bound memory.
+  // im2col (a fixed one-hot grouped Conv, or strided Slices), then either one batched MatMul per group,
+  // cols [N, G, CinG*kk, L] @ dy^T [N, G, L, CoutG] summed over N, or one Gemm dy [Cout, N*L] x cols [Cin*kk, N*L]^T;
+  // in chunks of output rows to bound memory.
   const kk = kh * kw;
   const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
+  const gemm = method === 'im2col-gemm';
   const batch = typeof x.shape[0] === 'number' ? x.shape[0] : 8;
-  const colsBytes = batch * cin * kk * ho * wo * (x.dtype === 'float64' ? 8 : 4);
+  // The Gemm formulation holds the im2col matrix twice (as built and transposed).
+  const colsBytes = batch * cin * kk * ho * wo * (x.dtype === 'float64' ? 8 : 4) * (gemm && !unitConv ? 2 : 1);
   const chunks = unitConv ? 1 : Math.min(ho, Math.ceil(colsBytes / (c.im2colChunkBytes ?? IM2COL_CHUNK_BYTES)));
   const rowsPerChunk = Math.ceil(ho / chunks);
   const filters = unitConv || method === 'im2col-slices' ? null : oneHotFilters(g, cin, kh, kw, x.dtype);
@@ -225,11 +234,18 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
       : filters
         ? g.conv2d(xs, filters, undefined, { stride: strides, dilation: dilations, pad: chunkPads, groups: cin })
         : im2colSlices(g, xs, kh, kw, strides, dilations, chunkPads, b - a, wo);
+    if (gemm) {
+      const colsT = g.reshape(g.transpose(g.reshape(cols, [0, cin * kk, L]), [1, 0, 2]), [cin * kk, -1]);
+      const dyT = g.reshape(g.transpose(g.reshape(dys, [0, cout, L]), [1, 0, 2]), [cout, -1]);
+      acc = g.gemm(dyT, colsT, { transB: true, ...(acc ? { c: acc } : {}) }); // [Cout, Cin*kk], chunks summed by C
+      continue;
+    }
     const cols4 = g.reshape(cols, [x.shape[0]!, groups, cinG * kk, L]);
     const dyT = g.transpose(g.reshape(dys, [0, groups, cout / groups, L]), [0, 1, 3, 2]);
     const part = g.reduceSum(g.matmul(cols4, dyT), [0], false); // [G, CinG*kk, CoutG]
     acc = acc ? g.add(acc, part) : part;
   }
+  if (gemm) return g.reshape(acc!, [cout, cinG, kh, kw]);
   return g.reshape(g.transpose(acc!, [0, 2, 1]), [cout, cinG, kh, kw]);
 }
 
@@ -368,6 +384,13 @@ const lastTwo = (g: Graph, t: Tensor): Tensor => {
   return g.transpose(t, perm);
 };
 
+/** dy where `mask` holds, else 0, as dy * float(mask): ORT's Where is 2-3x slower than Cast + Mul on large
+ *  tensors (ReLU backward on [8,64,300,300]: about 340 ms against 150 ms over the same baseline, 2 threads), and
+ *  SSD300 runs 23 of them per step. */
+function passWhere(g: Graph, mask: Tensor, dy: Tensor): Tensor {
+  return g.mul(dy, g.cast(mask, dy.dtype));
+}
+
 /** Binary elementwise rule: compute both gradients at the output's shape, then sum each back to its input's. */
 const binary =
   (f: (g: Graph, dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]): GradRule =>
@@ -393,7 +416,7 @@ export const GRADIENTS: Record<string, GradRule | null> = {
   // Relu and Clip test their output, not their input (y > 0 exactly when x > 0), so the input - usually a conv's
   // output - need not stay alive until the backward pass: as PyTorch's in-place ReLU, this halves the
   // activations kept for VGG.
-  Relu: (c) => [c.g.where(c.g.greater(c.outputs[0]!, 0), c.grads[0]!, 0)],
+  Relu: (c) => [passWhere(c.g, c.g.greater(c.outputs[0]!, 0), c.grads[0]!)],
   // Clip passes the gradient strictly inside (min, max), as PyTorch's hardtanh/relu6 backward.
   Clip: (c) => {
     const g = c.g;
@@ -402,7 +425,7 @@ export const GRADIENTS: Record<string, GradRule | null> = {
     let inside: Tensor | null = null;
     if (lo) inside = g.greater(x, lo);
     if (hi) inside = inside ? g.and(inside, g.less(x, hi)) : g.less(x, hi);
-    return [inside ? g.where(inside, c.grads[0]!, 0) : c.grads[0]!, null, null];
+    return [inside ? passWhere(g, inside, c.grads[0]!) : c.grads[0]!, null, null];
   },
   Sigmoid: (c) => {
     const y = c.outputs[0]!;
@@ -439,6 +462,19 @@ export const GRADIENTS: Record<string, GradRule | null> = {
     const g = c.g;
     const dy = c.grads[0]!;
     return [unbroadcast(g, g.matmul(dy, lastTwo(g, b)), a.shape), unbroadcast(g, g.matmul(lastTwo(g, a), dy), b.shape)];
+  },
+  Gemm: (c) => {
+    const [a, b, cc] = c.inputs as [Tensor, Tensor, Tensor | null];
+    const g = c.g;
+    const dy = c.grads[0]!;
+    const ta = int(c.node, 'transA', 0) === 1;
+    const tb = int(c.node, 'transB', 0) === 1;
+    const alpha = float(c.node, 'alpha', 1);
+    const beta = float(c.node, 'beta', 1);
+    // With A' = op(A), B' = op(B): dA' = alpha dY B'^T and dB' = alpha A'^T dY, each written as one Gemm.
+    const da = ta ? g.gemm(b, dy, { transA: tb, transB: true, alpha }) : g.gemm(dy, b, { transB: !tb, alpha });
+    const db = tb ? g.gemm(dy, a, { transA: true, transB: ta, alpha }) : g.gemm(a, dy, { transA: !ta, alpha });
+    return [da, db, cc ? unbroadcast(g, beta === 1 ? dy : g.mul(dy, beta), cc.shape) : null];
   },
   ReduceSum: (c) => [c.g.expand(keepDims(c, c.grads[0]!), c.g.shapeOf(c.inputs[0]!), c.inputs[0]!.shape), null],
   ReduceMean: (c) => [c.g.expand(c.g.div(keepDims(c, c.grads[0]!), reduceCount(c)), c.g.shapeOf(c.inputs[0]!), c.inputs[0]!.shape), null],

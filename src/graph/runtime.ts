@@ -1,8 +1,10 @@
 // Runs graphs on ONNX Runtime (onnxruntime-node): forward inference with the parameters baked in, and training
 // steps with parameters and momentum kept between steps.
 import * as ort from 'onnxruntime-node';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Graph } from './builder.js';
-import { buildTrainingGraph, LR_INPUT, momentumName, nextName, type SgdOptions } from './sgd.js';
+import { buildTrainingGraph, momentumName, nextName, type SgdOptions } from './sgd.js';
 import type { DType, Tensor, TensorData } from './types.js';
 
 /** Session settings. */
@@ -12,22 +14,24 @@ export interface RuntimeOptions {
   /** ORT graph optimisation level (default 'all' for inference, 'basic' for training graphs: session creation
    *  stays fast on large graphs and the basic fusions are the ones that matter there). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** ORT's CPU memory arena. Default: on for inference, off for training steps. Without it big buffers go back
-   *  to the system when freed: an SSD300 step at batch 8 peaks at 2.98 GB instead of 4.40 GB, in the same time
-   *  (14.09 s against 14.15 s, 2 threads, unloaded machine). */
+  /** ORT's CPU memory arena (default on). It keeps freed buffers for the next allocation: without it every
+   *  large buffer comes fresh from the system each step, page faults and all (an SSD300 step at batch 8, 2
+   *  threads: 13.2 s with it against 16.0-17.5 s without, 1.3 million page faults a step; peak 2.47 GB against
+   *  2.30 GB). */
   memArena?: boolean;
+  /** ORT's memory pattern: after the first run, one block laid out for all intermediate tensors. Default: on for
+   *  inference, off for training steps, where that block far outgrows the peak of the tensors alive at once
+   *  (SSD300 at batch 8, with the arena: 4.29 GB against 2.47 GB, 13.6 s against 13.2 s a step). */
+  memPattern?: boolean;
 }
 
-/** ORT session options from ours. */
-export function sessionOptions(
-  opts: RuntimeOptions,
-  dflt: NonNullable<RuntimeOptions['optimization']>,
-  dfltArena = true,
-): ort.InferenceSession.SessionOptions {
+/** ORT session options from ours, with the defaults of an inference or a training session. */
+export function sessionOptions(opts: RuntimeOptions, kind: 'inference' | 'training'): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: opts.optimization ?? dflt,
+    graphOptimizationLevel: opts.optimization ?? (kind === 'inference' ? 'all' : 'basic'),
     executionMode: 'sequential',
-    enableCpuMemArena: opts.memArena ?? dfltArena,
+    enableCpuMemArena: opts.memArena ?? true,
+    enableMemPattern: opts.memPattern ?? kind === 'inference',
   };
   if (opts.threads !== undefined) {
     o.intraOpNumThreads = opts.threads;
@@ -48,8 +52,14 @@ export function fromOrt(t: ort.Tensor): TensorData {
   return { data: t.data as TensorData['data'], dims: [...t.dims], dtype };
 }
 
+/** What checkFeeds needs of a graph (a Graph has both). */
+export interface GraphSignature {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+}
+
 /** Checks feeds against the graph's inputs: every input present, dtype and static dims matching. */
-export function checkFeeds(g: Graph, feeds: Record<string, TensorData>, extra: readonly string[] = []): void {
+export function checkFeeds(g: GraphSignature, feeds: Record<string, TensorData>, extra: readonly string[] = []): void {
   for (const inp of g.inputs) {
     const f = feeds[inp.name];
     if (!f) throw new Error(`run: missing feed for input '${inp.name}' (${inp.dtype} [${inp.shape}])`);
@@ -76,7 +86,7 @@ export class InferenceRunner {
     for (const k of params.keys())
       if (!g.parameters.some((p) => p.name === k)) throw new Error(`InferenceRunner.create: '${k}' is not a parameter of graph '${g.name}'`);
     const bytes = g.toBytes({ values: params });
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'all'));
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'inference'));
     return new InferenceRunner(g, session);
   }
 
@@ -98,115 +108,139 @@ export class InferenceRunner {
 }
 
 /** Options of TrainingSession.create. */
-export type TrainingOptions = SgdOptions & RuntimeOptions;
-
-/** One set of parameter and momentum buffers with the ORT tensors that wrap them (no copies). */
-interface StateBuffers {
-  params: Map<string, Float32Array>;
-  momentum: Map<string, Float32Array>;
-  tensors: Record<string, ort.Tensor>;
-}
+export type TrainingOptions = Omit<SgdOptions, 'parameterStep'> & RuntimeOptions;
 
 /**
- * A training step session: one ORT run computes the loss, the gradients and the SGD update. Parameters and
- * momentum live in two sets of buffers: a step reads one set (fed as inputs, wrapped without copying) and ORT
- * writes the updated values straight into the other (pre-allocated outputs); the sets then swap.
+ * A training step session: one ORT run computes the loss, the gradients and the new momentum buffers; the
+ * parameters then step in place here (p -= lr * multiplier * buf, one pass over them). Each parameter and
+ * momentum buffer exists once: both are fed without copying, and ORT writes the new momentum straight over the
+ * old (a pre-allocated output on the input's buffer, safe because the old value's one reader, its product with
+ * the momentum factor, is an input of the node that writes it). Against a self-contained graph with its own
+ * parameter outputs this saves a second set of parameters and of momentum buffers (SSD300: 200 MB).
  */
 export class TrainingSession {
-  private current: StateBuffers;
-  private spare: StateBuffers;
-  private readonly lrData = new Float32Array(1);
-  private readonly lrTensor: ort.Tensor;
+  /** The forward graph's name and inputs; the session keeps no reference to the graphs themselves, so the
+   *  parameters' initial values can be collected once the caller drops them. */
+  readonly signature: GraphSignature;
+  /** Parameter names in the graph's order, with their learning-rate multipliers. */
+  private readonly names: string[];
+  private readonly params = new Map<string, Float32Array>();
+  private readonly momentum = new Map<string, Float32Array>();
+  private readonly feeds: Record<string, ort.Tensor> = {};
+  private readonly fetches: Record<string, ort.Tensor | null> = {};
+  private readonly multipliers: number[];
   private readonly scalarOutputs: string[];
+  /** Bytes of the momentum outputs that the binding copies back each step (see collectGarbage). */
+  private readonly outputBytes: number;
 
   private constructor(
-    readonly graph: Graph,
-    readonly trainingGraph: Graph,
+    graph: Graph,
+    trainingGraph: Graph,
     readonly session: ort.InferenceSession,
+    opts: TrainingOptions,
   ) {
-    const state = (init: boolean): StateBuffers => {
-      const params = new Map<string, Float32Array>();
-      const momentum = new Map<string, Float32Array>();
-      for (const p of graph.parameters) {
-        params.set(p.name, init ? Float32Array.from(p.init) : new Float32Array(p.init.length));
-        momentum.set(p.name, new Float32Array(p.init.length));
-      }
-      return { params, momentum, tensors: {} };
-    };
-    this.current = state(true);
-    this.spare = state(false);
-    this.lrTensor = new ort.Tensor('float32', this.lrData, []);
-    const next = new Set(graph.parameters.flatMap((p) => [nextName(p.name), nextName(momentumName(p.name))]));
-    this.scalarOutputs = trainingGraph.outputs.filter((o) => !next.has(o.name) && o.tensor.shape.every((d) => d === 1)).map((o) => o.name);
-    this.wrap(this.current);
-    this.wrap(this.spare);
+    this.signature = { name: graph.name, inputs: graph.inputs };
+    this.names = graph.parameters.map((p) => p.name);
+    let bytes = 0;
+    for (const p of graph.parameters) {
+      const dims = [...(p.shape as number[])];
+      const value = Float32Array.from(p.init);
+      const buf = new Float32Array(p.init.length);
+      this.params.set(p.name, value);
+      this.momentum.set(p.name, buf);
+      this.feeds[p.name] = new ort.Tensor('float32', value, dims);
+      const bufTensor = new ort.Tensor('float32', buf, dims);
+      this.feeds[momentumName(p.name)] = bufTensor;
+      this.fetches[nextName(momentumName(p.name))] = bufTensor;
+      bytes += buf.byteLength;
+    }
+    this.outputBytes = bytes;
+    this.multipliers = graph.parameters.map((p) => opts.lrMultipliers?.[p.group] ?? 1);
+    const state = new Set(Object.keys(this.fetches));
+    this.scalarOutputs = trainingGraph.outputs.filter((o) => !state.has(o.name) && o.tensor.shape.every((d) => d === 1)).map((o) => o.name);
+    for (const name of this.scalarOutputs) this.fetches[name] = null;
   }
 
-  /** Builds the training graph of `g` (see buildTrainingGraph) and opens its session; parameters start at
-   *  their `init` values, momentum at zero. */
+  /** Builds the training graph of `g` (see buildTrainingGraph, parameterStep 'caller') and opens its session;
+   *  parameters start at their `init` values, momentum at zero. */
   static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
-    const tg = buildTrainingGraph(g, loss, opts);
+    const tg = buildTrainingGraph(g, loss, { ...opts, parameterStep: 'caller' });
     const bytes = tg.toBytes({ parameters: 'inputs' });
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'basic', false));
-    return new TrainingSession(g, tg, session);
+    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'training'));
+    const result = new TrainingSession(g, tg, session, opts);
+    // The session holds its own copy of the parameters: a caller that dropped the initial values and the graph
+    // gets that memory back before the first step rather than at V8's leisure.
+    if (result.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
+    return result;
   }
 
   /** One step at base learning rate `lr`: returns the forward graph's scalar outputs (the loss terms, computed
    *  before the update) as numbers, and 'grad_norm' (before clipping) when clipping is on. */
   async step(feeds: Record<string, TensorData>, lr: number): Promise<Record<string, number>> {
-    checkFeeds(this.graph, feeds);
-    this.lrData[0] = lr;
-    const ortFeeds: Record<string, ort.Tensor> = { [LR_INPUT]: this.lrTensor };
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
-    const cur = this.current;
-    const next = this.spare;
-    const fetches: Record<string, ort.Tensor | null> = {};
-    for (const p of this.graph.parameters) {
-      ortFeeds[p.name] = cur.tensors[p.name]!;
-      ortFeeds[momentumName(p.name)] = cur.tensors[momentumName(p.name)]!;
-      fetches[nextName(p.name)] = next.tensors[p.name]!;
-      fetches[nextName(momentumName(p.name))] = next.tensors[momentumName(p.name)]!;
+    checkFeeds(this.signature, feeds);
+    const result = await this.run(feeds);
+    // The binding returns a copy of every fetched output, the momentum buffers too: garbage the size of the
+    // model that V8 would otherwise collect only after the next step's peak (SSD300: +200 MB on it).
+    if (this.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
+    for (let k = 0; k < this.names.length; k++) {
+      const p = this.params.get(this.names[k]!)!;
+      const buf = this.momentum.get(this.names[k]!)!;
+      const rate = lr * this.multipliers[k]!;
+      for (let i = 0; i < p.length; i++) p[i]! -= rate * buf[i]!;
     }
-    for (const name of this.scalarOutputs) fetches[name] = null;
-    const out = await this.session.run(ortFeeds, fetches);
-    this.current = next;
-    this.spare = cur;
-    const result: Record<string, number> = {};
-    for (const name of this.scalarOutputs) result[name] = Number((out[name] as ort.Tensor).data[0]);
     return result;
   }
 
   /** Copies of the current parameters by name. */
   getParameters(): Map<string, Float32Array> {
-    return new Map([...this.current.params].map(([k, v]) => [k, v.slice()]));
+    return new Map([...this.params].map(([k, v]) => [k, v.slice()]));
   }
 
   /** Replaces parameter values (by name; each must have the parameter's size). Unnamed ones are kept. */
   setParameters(m: ReadonlyMap<string, Float32Array>): void {
-    copyInto('setParameters', this.current.params, m);
+    copyInto('setParameters', this.params, m);
   }
 
   /** Copies of the momentum buffers by parameter name. */
   getOptimizerState(): Map<string, Float32Array> {
-    return new Map([...this.current.momentum].map(([k, v]) => [k, v.slice()]));
+    return new Map([...this.momentum].map(([k, v]) => [k, v.slice()]));
   }
 
   /** Replaces momentum buffers (by parameter name). */
   setOptimizerState(m: ReadonlyMap<string, Float32Array>): void {
-    copyInto('setOptimizerState', this.current.momentum, m);
+    copyInto('setOptimizerState', this.momentum, m);
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
 
-  private wrap(s: StateBuffers): void {
-    for (const p of this.graph.parameters) {
-      const dims = [...(p.shape as number[])];
-      s.tensors[p.name] = new ort.Tensor('float32', s.params.get(p.name)!, dims);
-      s.tensors[momentumName(p.name)] = new ort.Tensor('float32', s.momentum.get(p.name)!, dims);
-    }
+  /** Runs the session and reads the scalar outputs; the copies the binding made are unreachable on return. */
+  private async run(feeds: Record<string, TensorData>): Promise<Record<string, number>> {
+    const ortFeeds: Record<string, ort.Tensor> = { ...this.feeds };
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    const out = await this.session.run(ortFeeds, this.fetches);
+    const result: Record<string, number> = {};
+    for (const name of this.scalarOutputs) result[name] = Number((out[name] as ort.Tensor).data[0]);
+    return result;
   }
+}
+
+/** Below this many bytes of copied outputs per step, V8's own collection keeps up. */
+const GC_THRESHOLD_BYTES = 32 * 2 ** 20;
+
+let gcFunction: (() => void) | null = null;
+
+/**
+ * A full V8 garbage collection, now. Node exposes `gc` only under --expose-gc; the flag can be set at run time and
+ * takes effect in contexts created afterwards (the way jest-leak-detector reaches it).
+ */
+export function collectGarbage(): void {
+  if (!gcFunction) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFunction = vm.runInNewContext('gc') as () => void;
+  }
+  gcFunction();
 }
 
 function copyInto(op: string, target: Map<string, Float32Array>, source: ReadonlyMap<string, Float32Array>): void {

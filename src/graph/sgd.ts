@@ -16,6 +16,13 @@ export interface SgdOptions {
   clipGradNorm?: number;
   /** Autodiff settings (the Conv weight-gradient formulation). */
   gradients?: GradientOptions;
+  /**
+   * Where the step p -= lr * multiplier * buf happens. 'graph' (default): the graph takes 'lr' and declares
+   * '<param>.next', a self-contained training graph. 'caller': the graph declares only the new momentum buffers
+   * and the caller steps the parameters; TrainingSession does so in place, which keeps one copy of the
+   * parameters instead of two.
+   */
+  parameterStep?: 'graph' | 'caller';
 }
 
 /** Names the training graph uses for a parameter's state. */
@@ -31,6 +38,7 @@ export const GRAD_NORM_OUTPUT = 'grad_norm';
  * is not changed. Inputs: g's inputs, 'lr' (float32 scalar, the base rate; groups multiply it), every parameter
  * (under its name) and its momentum buffer ('<param>.momentum'). Outputs: g's outputs, '<param>.next' and
  * '<param>.momentum.next' (and 'grad_norm' when clipping). Serialise it with { parameters: 'inputs' }.
+ * With parameterStep 'caller' there is no 'lr' input and no '<param>.next' output.
  *
  * Update, per parameter p with gradient g (after optional clipping), as PyTorch:
  *   d = g + weightDecay * p;  buf = momentum * buf + d;  p = p - lr * multiplier(group) * buf
@@ -43,7 +51,8 @@ export function buildTrainingGraph(g: Graph, loss: Tensor, opts: SgdOptions): Gr
   if (!params.length) throw new Error(`buildTrainingGraph: graph '${g.name}' has no parameters`);
   if (g.tensor(LR_INPUT)) throw new Error(`buildTrainingGraph: graph '${g.name}' already has a tensor named '${LR_INPUT}'`);
   const t = g.clone(`${g.name}-train`);
-  const lr = t.input(LR_INPUT, 'float32', []);
+  const stepInGraph = (opts.parameterStep ?? 'graph') === 'graph';
+  const lr = stepInGraph ? t.input(LR_INPUT, 'float32', []) : null;
   const grads = gradients(t, loss, params, opts.gradients);
 
   let scale: Tensor | null = null;
@@ -70,11 +79,12 @@ export function buildTrainingGraph(g: Graph, loss: Tensor, opts: SgdOptions): Gr
     const bufNext = opts.momentum
       ? t.custom('Add', [t.mul(buf, opts.momentum), d], {}, [{ dtype: 'float32', shape, name: nextName(momentumName(p.name)) }])[0]!
       : t.custom('Identity', [d], {}, [{ dtype: 'float32', shape, name: nextName(momentumName(p.name)) }])[0]!;
+    t.output(bufNext, nextName(momentumName(p.name)));
+    if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(bufNext, mult === 1 ? lr : t.mul(lr, mult));
     const pNext = t.custom('Sub', [p, step], {}, [{ dtype: 'float32', shape, name: nextName(p.name) }])[0]!;
     t.output(pNext, nextName(p.name));
-    t.output(bufNext, nextName(momentumName(p.name)));
   }
   return t;
 }

@@ -25,9 +25,11 @@ const convMethods = [
   // im2col in chunks of output rows (a 64-byte bound forces one row per chunk)
   { convWeightGrad: 'im2col', convInputGrad: 'auto', im2colChunkBytes: 64 },
   { convWeightGrad: 'im2col-slices', convInputGrad: 'auto', im2colChunkBytes: 64 },
+  { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto' },
+  { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto', im2colChunkBytes: 64 },
 ] as const;
 for (const c of convCases)
-  for (const method of convMethods)
+  for (const method of convMethods.filter((m) => m.convWeightGrad !== 'im2col-gemm' || !c.o?.groups))
     test(`Conv ${c.name}: x, w, b gradients (weight: ${method.convWeightGrad}${'im2colChunkBytes' in method ? ' in row chunks' : ''}, input: ${method.convInputGrad})`, async () => {
       await gradCheck(
         [
@@ -121,6 +123,19 @@ test('where with a broadcast condition and branches', async () => {
     ],
     (g, [c, a, b]) => g.where(c!, a!, b!),
   );
+});
+
+test('gemm: every transpose combination, alpha, and a broadcast C scaled by beta', async () => {
+  for (const transA of [false, true])
+    for (const transB of [false, true])
+      await gradCheck(
+        [
+          { name: 'a', shape: transA ? [4, 3] : [3, 4] },
+          { name: 'b', shape: transB ? [5, 4] : [4, 5] },
+          { name: 'c', shape: [1, 5] },
+        ],
+        (g, [a, b, c]) => g.gemm(a!, b!, { transA, transB, alpha: 0.7, beta: 1.3, c: c! }),
+      );
 });
 
 test('matmul, batched and broadcast', async () => {
