@@ -52,7 +52,7 @@ const LAYERS: Layer[] = [
 ];
 
 const INPUT_METHODS: Exclude<ConvInputGradMethod, 'auto'>[] = ['convTranspose', 'conv'];
-const WEIGHT_METHODS: Exclude<ConvWeightGradMethod, 'auto'>[] = ['im2col', 'im2col-slices', 'transposed'];
+const WEIGHT_METHODS: Exclude<ConvWeightGradMethod, 'auto'>[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed'];
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -185,9 +185,8 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   // image and their sum up to 38x38 outputs (conv6: 281 vs 403 ms, conv4_3: 659 vs 734, conv7: 54 vs 77,
   // conv9_2: 3.5 vs 4.8), where transposing the im2col matrix is cheap next to the product; at 75x75 and more the
   // transpose costs more than the sum it saves (conv3_2: 876 vs 739 ms).
-  // With few output channels (the prediction heads) the per-image products and their sum are small, and the
-  // MatMul per image also skips the transposed copy of the im2col matrix (head4_3: 105 vs 181 ms).
-  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : groups === 1 && ho * wo <= 48 * 48 && cout >= 256 ? 'im2col-gemm' : 'im2col';
+  // The prediction heads too (head7: 101 vs 116 ms, head9_2: 2.5 vs 5.3 ms).
+  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : groups === 1 && ho * wo <= 48 * 48 ? 'im2col-gemm' : 'im2col';
   if (method === 'im2col-gemm' && groups !== 1) throw new Error(`gradients: Conv '${c.node.name}': the 'im2col-gemm' weight gradient needs groups 1, got ${groups}`);
   if (method === 'transposed' && groups === 1) {
     // dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped.
