@@ -185,8 +185,15 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   // image and their sum up to 38x38 outputs (conv6: 281 vs 403 ms, conv4_3: 659 vs 734, conv7: 54 vs 77,
   // conv9_2: 3.5 vs 4.8), where transposing the im2col matrix is cheap next to the product; at 75x75 and more the
   // transpose costs more than the sum it saves (conv3_2: 876 vs 739 ms).
-  // The prediction heads too (head7: 101 vs 116 ms, head9_2: 2.5 vs 5.3 ms).
-  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : groups === 1 && ho * wo <= 48 * 48 ? 'im2col-gemm' : 'im2col';
+  // Not for the largest im2col matrix with few output channels (SSD300's head on conv4_3, 213 MB at batch 8): the
+  // products per image and their sum are small there, and the head builds its im2col at the step's memory peak,
+  // where the Gemm's transposed copy showed (peak 2.44 GB against 2.19 GB). The other heads take the Gemm (head7:
+  // 75 against 128 ms, head9_2: 2.5 against 5.3 ms).
+  const kk = kh * kw;
+  const batch = typeof x.shape[0] === 'number' ? x.shape[0] : 8;
+  const matrixBytes = batch * cin * kk * ho * wo * (x.dtype === 'float64' ? 8 : 4);
+  const gemmFits = ho * wo <= 48 * 48 && (cout >= 256 || matrixBytes <= 128 * 2 ** 20);
+  if (method === 'auto') method = groups === 1 && cin <= 4 ? 'transposed' : groups === 1 && gemmFits ? 'im2col-gemm' : 'im2col';
   if (method === 'im2col-gemm' && groups !== 1) throw new Error(`gradients: Conv '${c.node.name}': the 'im2col-gemm' weight gradient needs groups 1, got ${groups}`);
   if (method === 'transposed' && groups === 1) {
     // dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped.
@@ -206,12 +213,12 @@ function convWeightGrad(c: GradContext, dy: Tensor): Tensor {
   // im2col (a fixed one-hot grouped Conv, or strided Slices), then either one batched MatMul per group,
   // cols [N, G, CinG*kk, L] @ dy^T [N, G, L, CoutG] summed over N, or one Gemm dy [Cout, N*L] x cols [Cin*kk, N*L]^T;
   // in chunks of output rows to bound memory.
-  const kk = kh * kw;
   const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
   const gemm = method === 'im2col-gemm';
-  const batch = typeof x.shape[0] === 'number' ? x.shape[0] : 8;
-  // The Gemm formulation holds the im2col matrix twice (as built and transposed).
-  const colsBytes = batch * cin * kk * ho * wo * (x.dtype === 'float64' ? 8 : 4) * (gemm && !unitConv ? 2 : 1);
+  // The Gemm formulation holds the im2col matrix twice (as built and transposed), in chunks of half the bound:
+  // the two copies together then take no more than the MatMul's matrix of a similar layer (head7 in one 212 MB
+  // piece raised the step's peak from 2.19 to 2.34 GB; in two pieces, 2.19 GB).
+  const colsBytes = matrixBytes * (gemm && !unitConv ? 4 : 1);
   const chunks = unitConv ? 1 : Math.min(ho, Math.ceil(colsBytes / (c.im2colChunkBytes ?? IM2COL_CHUNK_BYTES)));
   const rowsPerChunk = Math.ceil(ho / chunks);
   const filters = unitConv || method === 'im2col-slices' ? null : oneHotFilters(g, cin, kh, kw, x.dtype);
