@@ -7,7 +7,7 @@ import { TrainingSession } from '../graph/index.js';
 import type { Weights } from '../nn/layers.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
 import type { SSDNetwork } from '../nn/ssd.js';
-import { trainingGraph } from './model.js';
+import { hasBatchNorm, trainingGraph } from './model.js';
 
 /** The loss terms of one step. */
 export interface StepLosses {
@@ -47,12 +47,21 @@ export interface OptimizerOptions {
 
 /** A training step session for an SSD network. */
 export class StepSession {
+  /** Full-size buffers a short batch is padded into (made on first use). */
+  private padding: StepBatch | null = null;
+
   private constructor(
     private readonly session: TrainingSession,
     private readonly network: SSDNetwork,
     /** Images per step (static in the graph). */
     readonly batch: number,
   ) {}
+
+  /** Whether a batch of fewer images can be padded to the graph's size without changing the step: true for
+   *  networks without batch normalisation, whose images do not interact (see step). */
+  get padsShortBatches(): boolean {
+    return !hasBatchNorm(this.network);
+  }
 
   /** Builds the training graph for batches of `batch` images and opens its session, starting from `weights` and zero momentum. */
   static async create(network: SSDNetwork, weights: Weights, batch: number, opts: OptimizerOptions = {}): Promise<StepSession> {
@@ -68,12 +77,22 @@ export class StepSession {
     return new StepSession(session, network, batch);
   }
 
-  /** One SGD step on `batch` at base learning rate `lr`; returns the loss terms before the update. */
+  /**
+   * One SGD step on `batch` at base learning rate `lr`; returns the loss terms before the update. A batch of fewer
+   * images than the graph takes (an epoch's last) is padded with blank images without objects: they have no
+   * positives and so no hard negatives either, adding nothing to the MultiBox loss or to the positives it is
+   * divided by, and the step is the short batch's own. Networks with batch normalisation cannot pad (the blanks
+   * would enter the batch statistics) and take full batches only.
+   */
   async step(batch: StepBatch, lr: number): Promise<StepLosses> {
     const { width, height } = this.network.inputSize;
     const P = this.network.priorCount;
-    const n = batch.size;
-    if (n !== this.batch) throw new Error(`training step: the graph takes batches of ${this.batch} images, got ${n}`);
+    if (batch.size !== this.batch) {
+      if (batch.size > this.batch || !this.padsShortBatches)
+        throw new Error(`training step: the graph takes batches of ${this.batch} images${this.padsShortBatches ? ' or fewer' : ''}, got ${batch.size}`);
+      batch = this.pad(batch);
+    }
+    const n = this.batch;
     const out = await this.session.step(
       {
         images: { data: batch.images, dims: [n, 3, height, width], dtype: 'float32' },
@@ -83,6 +102,28 @@ export class StepSession {
       lr,
     );
     return { loss: out.loss!, loc_loss: out.loc_loss!, conf_loss: out.conf_loss!, positives: out.positives! };
+  }
+
+  /** `batch` copied into the full-size padding buffers, the rest blank (zero images, background everywhere). */
+  private pad(batch: StepBatch): StepBatch {
+    const { width, height } = this.network.inputSize;
+    const P = this.network.priorCount;
+    this.padding ??= {
+      size: this.batch,
+      images: new Float32Array(this.batch * 3 * height * width),
+      trueClasses: new BigInt64Array(this.batch * P),
+      trueLocs: new Float32Array(this.batch * P * 4),
+    };
+    const p = this.padding;
+    const ni = batch.size * 3 * height * width;
+    const np = batch.size * P;
+    p.images.set(batch.images.subarray(0, ni));
+    p.images.fill(0, ni);
+    p.trueClasses.set(batch.trueClasses.subarray(0, np));
+    p.trueClasses.fill(0n, np);
+    p.trueLocs.set(batch.trueLocs.subarray(0, 4 * np));
+    p.trueLocs.fill(0, 4 * np);
+    return p;
   }
 
   /** The current trainable parameters by name (copies; batch-norm buffers are not among them). */

@@ -290,9 +290,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     priors: generatePriors(modelConfig.priors),
     augment: s.augment,
     shuffle: s.shuffle,
-    // Every step has the same batch size (the training graph's batch is static); shuffling spreads the
-    // dropped remainder over the epochs.
-    dropLast: true,
+    // The training graph's batch is static: an epoch's last short batch is padded with blank images (exact for
+    // networks without batch normalisation, see StepSession.step); with batch norm it is dropped, and shuffling
+    // spreads the dropped remainder over the epochs.
+    dropLast: hasBatchNorm(network),
     seed: s.seed,
     workers: options.workers,
     normalization: modelConfig.normalization,
