@@ -1,21 +1,22 @@
 // A progress bar for work over many items (`ssd detect` over a folder of images): on a TTY one line redrawn in
 // place, `detect 120/400 [######..............] 30% 4.1 img/s ETA 1m08s a.jpg`; elsewhere (a pipe, a CI log)
-// a plain line at most every `plainIntervalMs`, plus the last.
-import { formatDuration, type ProgressStream } from '../train/progress.js';
+// a plain line at most every `plainIntervalMs`, plus the last (StatusLine).
+import { bar, formatDuration, StatusLine, type ProgressStream } from '../train/status-line.js';
 
 export class ProgressLine {
   private done = 0;
   private readonly start = Date.now();
-  private lastPlain = -Infinity;
-  private drawn = false;
+  private readonly line: StatusLine;
 
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly stream: ProgressStream = process.stderr,
+    stream: ProgressStream = process.stderr,
     private readonly unit = 'img',
-    private readonly plainIntervalMs = 5_000,
-  ) {}
+    plainIntervalMs = 5_000,
+  ) {
+    this.line = new StatusLine(stream, plainIntervalMs);
+  }
 
   /** Counts `n` items done; `note` (e.g. the last file) is shown after the figures. */
   tick(n = 1, note = ''): void {
@@ -24,34 +25,18 @@ export class ProgressLine {
     const rate = elapsed > 0 ? this.done / elapsed : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : NaN;
     const pct = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
-    const figures = `${this.done}/${this.total}`;
+    const figures = `${this.label} ${this.done}/${this.total}`;
     const tail = ` ${(pct * 100).toFixed(0)}% ${rate.toFixed(1)} ${this.unit}/s ETA ${formatDuration(eta)}`;
-    if (this.stream.isTTY) {
-      const bar = ` [${'#'.repeat(Math.round(pct * 20)).padEnd(20, '.')}]`;
-      const width = this.stream.columns ?? 100;
-      let line = `${this.label} ${figures}${bar}${tail} ${note}`;
-      if (line.length >= width) line = line.slice(0, width - 1);
-      this.stream.write(`\r\x1b[2K${line}`);
-      this.drawn = true;
-      return;
-    }
-    const now = Date.now();
-    if (now - this.lastPlain >= this.plainIntervalMs || this.done >= this.total) {
-      this.lastPlain = now;
-      this.stream.write(`${this.label} ${figures}${tail}\n`);
-    }
+    this.line.show({ tty: () => `${figures} ${bar(pct, 20)}${tail} ${note}`, plain: () => figures + tail }, this.done >= this.total);
   }
 
-  /** Writes a line that stays (a warning) without breaking the bar. */
+  /** Writes a line that stays (a warning); the bar is drawn again with the next tick. */
   log(line: string): void {
-    if (this.drawn) this.stream.write('\r\x1b[2K');
-    this.stream.write(line + '\n');
-    this.drawn = false;
+    this.line.log(line, false);
   }
 
   /** Ends the bar's line (TTY). */
   finish(): void {
-    if (this.drawn) this.stream.write('\n');
-    this.drawn = false;
+    this.line.finish();
   }
 }
