@@ -20,8 +20,10 @@ export function iouOfCorners(
   return union > 0 ? f(inter / union) : 0;
 }
 
-/** IoU of box `i` of `a` and box `j` of `b` (both `[xmin, ymin, xmax, ymax]` rows). No validation: hot-path helper. */
-export function boxIou(a: Float32Array, i: number, b: Float32Array, j: number): number {
+/** IoU of box `i` of `a` and box `j` of `b` (both `[xmin, ymin, xmax, ymax]` rows). No validation: hot-path helper.
+ *  An inverted box (xmax < xmin or ymax < ymin) overlaps nothing: its IoU is 0 (mAP counts such a detection as a
+ *  false positive). */
+export function boxIou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
   const p = 4 * i, q = 4 * j;
   return iouOfCorners(a[p], a[p + 1], a[p + 2], a[p + 3], b[q], b[q + 1], b[q + 2], b[q + 3]);
 }

@@ -9,7 +9,7 @@
 // Difference: pycocotools scores an ignore region by intersection over the detection's area (crowd
 // IoU); here difficult objects use the ordinary IoU, as VOC does.
 import { cocoInterpolatedAp, linspace } from './interpolate.js';
-import { boxIou } from './iou.js';
+import { boxIou } from '../boxes/iou.js';
 import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
 import type { ClassApTable } from './voc-map.js';
 import type { ImageResult } from './types.js';

@@ -5,7 +5,7 @@
 // already found makes it a false positive. Otherwise it is a false positive. Recall counts only
 // non-difficult objects.
 import { allPointAp, elevenPointAp } from './interpolate.js';
-import { boxIou } from './iou.js';
+import { boxIou } from '../boxes/iou.js';
 import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
 import type { ImageResult, PrCurve } from './types.js';
 
