@@ -122,7 +122,7 @@ export class TrainingSession {
   /** The forward graph's name and inputs; the session keeps no reference to the graphs themselves, so the
    *  parameters' initial values can be collected once the caller drops them. */
   readonly signature: GraphSignature;
-  /** Parameter names in the graph's order, with their learning-rate multipliers. */
+  /** Parameter names in the graph's order; multipliers[k] is the learning-rate multiplier of names[k]. */
   private readonly names: string[];
   private readonly params = new Map<string, Float32Array>();
   private readonly momentum = new Map<string, Float32Array>();
@@ -180,7 +180,7 @@ export class TrainingSession {
     checkFeeds(this.signature, feeds);
     const result = await this.run(feeds);
     // The binding returns a copy of every fetched output, the momentum buffers too: garbage the size of the
-    // model that V8 would otherwise collect only after the next step's peak (SSD300: +200 MB on it).
+    // model that V8 would otherwise collect only after the next step's peak (SSD300: 100 MB on it).
     if (this.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
     for (let k = 0; k < this.names.length; k++) {
       const p = this.params.get(this.names[k]!)!;
