@@ -229,18 +229,27 @@ export class TrainingSession {
 /** Below this many bytes of copied outputs per step, V8's own collection keeps up. */
 const GC_THRESHOLD_BYTES = 32 * 2 ** 20;
 
-let gcFunction: (() => void) | null = null;
+let gcFunction: (() => void) | null | undefined;
 
 /**
  * A full V8 garbage collection, now. Node exposes `gc` only under --expose-gc; the flag can be set at run time and
- * takes effect in contexts created afterwards (the way jest-leak-detector reaches it).
+ * takes effect in contexts created afterwards (the way jest-leak-detector reaches it). Where neither works (a
+ * runtime that forbids it), this does nothing and V8 collects in its own time.
  */
 export function collectGarbage(): void {
-  if (!gcFunction) {
-    v8.setFlagsFromString('--expose-gc');
-    gcFunction = vm.runInNewContext('gc') as () => void;
+  if (gcFunction === undefined) {
+    const global = (globalThis as { gc?: () => void }).gc;
+    try {
+      if (global) gcFunction = global;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        gcFunction = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      gcFunction = null;
+    }
   }
-  gcFunction();
+  gcFunction?.();
 }
 
 function copyInto(op: string, target: Map<string, Float32Array>, source: ReadonlyMap<string, Float32Array>): void {
