@@ -1,44 +1,52 @@
-// The auxiliary ("extra") convolutions of SSD300 on top of conv7: four pairs of a 1x1 reduction and a 3x3
-// convolution, giving the conv8_2 (10x10), conv9_2 (5x5), conv10_2 (3x3) and conv11_2 (1x1) maps.
+// The auxiliary ("extra") convolutions on top of conv7: pairs of a 1x1 reduction and a kxk convolution. SSD300 has
+// four, giving the conv8_2 (10x10), conv9_2 (5x5), conv10_2 (3x3) and conv11_2 (1x1) maps; SSD512 five.
 // Xavier-uniform weights and zero biases, as the tutorial; names `aux_convs.conv8_1.weight`, ...
 // (The file is not named aux.ts: AUX is a reserved file name on Windows, whatever the extension.)
 import type { Tensor } from '../graph/index.js';
 import { Conv2d, convRelu, type BuildContext, type HasParameters, type ParameterSpec } from './layers.js';
 
-/** conv8_1 .. conv11_2: each stage is (1x1, in -> mid) then (3x3, mid -> out, given stride and pad), ReLU after both. */
-export class AuxiliaryConvs implements HasParameters {
-  readonly stages: Array<[Conv2d, Conv2d]>;
-  /** Channels of the four maps `build` returns. */
-  readonly outChannels: number[];
+/** One extra stage: [1x1 channels, kxk channels, k, stride, pad]. */
+export type AuxiliaryStage = [mid: number, out: number, kernel: number, stride: number, pad: number];
 
-  /** @param inChannels channels of the input map (conv7: 1024). */
-  constructor(prefix = 'aux_convs', inChannels = 1024) {
+/** SSD300's four stages, 19 -> 10 -> 5 -> 3 -> 1. */
+export const SSD300_AUXILIARY: readonly AuxiliaryStage[] = [
+  [256, 512, 3, 2, 1],
+  [128, 256, 3, 2, 1],
+  [128, 256, 3, 1, 0],
+  [128, 256, 3, 1, 0],
+];
+
+/** conv8_1, conv8_2, conv9_1, ...: each stage is (1x1, in -> mid) then (kxk, mid -> out, given stride and pad),
+ *  ReLU after both. */
+export class AuxiliaryConvs implements HasParameters {
+  readonly stages: Array<[Conv2d, Conv2d]> = [];
+  /** Channels of the maps `build` returns, one per stage. */
+  readonly outChannels: number[] = [];
+
+  /**
+   * @param inChannels channels of the input map (conv7: 1024).
+   * @param spec the stages (default SSD300's).
+   * @param width channel multiplier (at least 8 channels a layer), for slimmed variants.
+   */
+  constructor(prefix = 'aux_convs', inChannels = 1024, spec: readonly AuxiliaryStage[] = SSD300_AUXILIARY, width = 1) {
     const xavier = { kind: 'xavier-uniform' } as const;
-    // [stage, mid, out, stride, pad]: 19 -> 10 -> 5 -> 3 -> 1
-    const spec: Array<[number, number, number, number, number]> = [
-      [8, 256, 512, 2, 1],
-      [9, 128, 256, 2, 1],
-      [10, 128, 256, 1, 0],
-      [11, 128, 256, 1, 0],
-    ];
-    this.stages = [];
-    this.outChannels = [];
     let cin = inChannels;
-    for (const [k, mid, out, stride, pad] of spec) {
+    spec.forEach(([mid, out, kernel, stride, pad], i) => {
+      const m = Math.max(8, Math.round(mid * width)), o = Math.max(8, Math.round(out * width));
       this.stages.push([
-        new Conv2d(`${prefix}.conv${k}_1`, cin, mid, { kernel: 1, weightInit: xavier }),
-        new Conv2d(`${prefix}.conv${k}_2`, mid, out, { kernel: 3, stride, pad, weightInit: xavier }),
+        new Conv2d(`${prefix}.conv${8 + i}_1`, cin, m, { kernel: 1, weightInit: xavier }),
+        new Conv2d(`${prefix}.conv${8 + i}_2`, m, o, { kernel, stride, pad, weightInit: xavier }),
       ]);
-      this.outChannels.push(out);
-      cin = out;
-    }
+      this.outChannels.push(o);
+      cin = o;
+    });
   }
 
   parameters(): ParameterSpec[] {
     return this.stages.flatMap(([a, b]) => [...a.parameters(), ...b.parameters()]);
   }
 
-  /** conv7 (N, 1024, 19, 19) -> [conv8_2, conv9_2, conv10_2, conv11_2]. */
+  /** conv7 -> one map per stage (SSD300: conv8_2, conv9_2, conv10_2, conv11_2). */
   build(ctx: BuildContext, conv7: Tensor): Tensor[] {
     const maps: Tensor[] = [];
     let x = conv7;

@@ -5,10 +5,11 @@
 // 537.65 px, aspect ratios {2} or {2, 3}, clipped.
 import type { Tensor } from '../../graph/index.js';
 import { priorsPerLocation, type PriorConfig } from '../../boxes/priors.js';
+import { AuxiliaryConvs, type AuxiliaryStage } from '../auxiliary.js';
+import type { BuildContext, ParameterSpec } from '../layers.js';
 import { SSDHead } from '../heads.js';
 import type { Init } from '../init.js';
 import { L2Norm } from '../l2norm.js';
-import { Conv2d, convRelu, type BuildContext, type HasParameters, type ParameterSpec } from '../layers.js';
 import type { Backbone, FeatureMapInfo } from '../ssd.js';
 import { VGG16Base } from '../vgg.js';
 import { ZooNetwork } from './network.js';
@@ -29,8 +30,8 @@ export const SSD512_PRIORS: PriorConfig = Object.freeze({
   lastExtraScale: Math.sqrt(460.8 * LAST_MAX_SIZE) / 512,
 }) as PriorConfig;
 
-/** Per extra stage: [1x1 channels, 3x3 (or 4x4) channels, kernel, stride, pad]; 32 -> 16 -> 8 -> 4 -> 2 -> 1. */
-const EXTRAS_512: Array<[number, number, number, number, number]> = [
+/** SSD512's extra stages, 32 -> 16 -> 8 -> 4 -> 2 -> 1 (the last a 4x4 convolution). */
+const EXTRAS_512: readonly AuxiliaryStage[] = [
   [256, 512, 3, 2, 1],
   [128, 256, 3, 2, 1],
   [128, 256, 3, 2, 1],
@@ -38,50 +39,17 @@ const EXTRAS_512: Array<[number, number, number, number, number]> = [
   [128, 256, 4, 1, 1],
 ];
 
-/** conv8_1 .. conv12_2 on top of conv7: (1x1 reduce, ReLU, kxk, ReLU) per stage; Xavier-uniform, zero bias. */
-export class Extras512 implements HasParameters {
-  readonly stages: Array<[Conv2d, Conv2d]> = [];
-  readonly outChannels: number[] = [];
-
-  constructor(prefix: string, inChannels: number, width = 1) {
-    const xavier = { kind: 'xavier-uniform' } as const;
-    let cin = inChannels;
-    EXTRAS_512.forEach(([mid, out, kernel, stride, pad], i) => {
-      const m = Math.max(8, Math.round(mid * width)), o = Math.max(8, Math.round(out * width));
-      this.stages.push([
-        new Conv2d(`${prefix}.conv${8 + i}_1`, cin, m, { kernel: 1, weightInit: xavier }),
-        new Conv2d(`${prefix}.conv${8 + i}_2`, m, o, { kernel, stride, pad, weightInit: xavier }),
-      ]);
-      this.outChannels.push(o);
-      cin = o;
-    });
-  }
-
-  parameters(): ParameterSpec[] {
-    return this.stages.flatMap(([a, b]) => [...a.parameters(), ...b.parameters()]);
-  }
-
-  build(ctx: BuildContext, x: Tensor): Tensor[] {
-    const maps: Tensor[] = [];
-    for (const [reduce, conv] of this.stages) {
-      x = convRelu(ctx, conv, convRelu(ctx, reduce, x));
-      maps.push(x);
-    }
-    return maps;
-  }
-}
-
-/** SSD512's feature extractor: VGG-16 base (as SSD300's), L2Norm on conv4_3, {@link Extras512}. */
+/** SSD512's feature extractor: VGG-16 base (as SSD300's), L2Norm on conv4_3, five auxiliary stages. */
 export class VGG512FeatureExtractor implements Backbone {
   readonly base: VGG16Base;
   readonly l2norm: L2Norm;
-  readonly extras: Extras512;
+  readonly extras: AuxiliaryConvs;
   readonly maps: readonly FeatureMapInfo[];
 
   constructor(options: SSD512Options = {}) {
     this.base = new VGG16Base('base', options.baseInit, options.width ?? 1);
     this.l2norm = new L2Norm('rescale_factors', this.base.outChannels.conv4_3, 20);
-    this.extras = new Extras512('aux_convs', this.base.outChannels.conv7, options.width ?? 1);
+    this.extras = new AuxiliaryConvs('aux_convs', this.base.outChannels.conv7, EXTRAS_512, options.width ?? 1);
     this.maps = [
       { name: 'conv4_3', channels: this.base.outChannels.conv4_3 },
       { name: 'conv7', channels: this.base.outChannels.conv7 },
