@@ -14,7 +14,7 @@ import { exportOnnx } from '../../src/io/onnx-export.js';
 import { ssd300Config } from '../../src/nn/config.js';
 import { SSD } from '../../src/nn/model.js';
 import { matchBatch } from '../../src/nn/targets.js';
-import { manifest, refF32, refI32 } from '../../test/fixtures/reference.js';
+import { manifest, referenceObjects } from '../../test/fixtures/reference.js';
 import { recipeImage, recipeWeights, referenceStateDict } from '../../test/nn/recipe.js';
 
 const out = process.argv[2];
@@ -28,13 +28,8 @@ const net = model.network;
 const weights = model.weights;
 
 // Targets of the reference training step: the ground truth of loss images 1 and 3, matched here.
-const per = refI32('loss_objects_per_image').data;
-const objects = (i: number) => {
-  const start = per.slice(0, i).reduce((a, b) => a + b, 0);
-  return { boxes: refF32('loss_boxes_xy').data.slice(4 * start, 4 * (start + per[i]!)), labels: refI32('loss_labels').data.slice(start, start + per[i]!) };
-};
 const matcher = new Matcher(new BoxCoder(generatePriors(model.config.priors), { variances: model.config.variances }));
-const targets = matchBatch(matcher, [objects(1), objects(3)]);
+const targets = matchBatch(matcher, [referenceObjects(1), referenceObjects(3)]);
 write('true_classes.i64', raw(targets.classes.data));
 write('true_offsets.f32', raw(targets.offsets.data));
 

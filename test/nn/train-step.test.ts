@@ -11,8 +11,8 @@ import { generatePriors } from '../../src/boxes/priors.js';
 import { gradients, InferenceRunner, TrainingSession, type TensorData } from '../../src/graph/index.js';
 import { ssd300Config } from '../../src/nn/config.js';
 import { SSD } from '../../src/nn/model.js';
-import { matchBatch, type ImageObjects } from '../../src/nn/targets.js';
-import { manifest, refF32, refI32 } from '../fixtures/reference.js';
+import { matchBatch } from '../../src/nn/targets.js';
+import { manifest, referenceObjects, refI32 } from '../fixtures/reference.js';
 import { recipeImage, recipeWeights } from './recipe.js';
 import { l2, relDiff } from './helpers.js';
 
@@ -24,23 +24,13 @@ const ref = manifest.train_step as {
   grad_first8: Record<string, number[]>;
 };
 
-/** Ground truth of image `i` of the reference loss batch. */
-function objects(i: number): ImageObjects {
-  const per = refI32('loss_objects_per_image').data;
-  const start = per.slice(0, i).reduce((a, b) => a + b, 0);
-  return {
-    boxes: refF32('loss_boxes_xy').data.slice(4 * start, 4 * (start + per[i]!)),
-    labels: refI32('loss_labels').data.slice(start, start + per[i]!),
-  };
-}
-
 test('SSD300 training step equals the reference: loss, gradients of every parameter, loss after SGD', async () => {
   const model = SSD.fromBytes(SSD.create(ssd300Config(), { weights: recipeWeights() }).toBytes());
   const net = model.network;
   const weights = model.weights;
 
   const matcher = new Matcher(new BoxCoder(generatePriors(model.config.priors), { variances: model.config.variances }));
-  const targets = matchBatch(matcher, [objects(1), objects(3)]);
+  const targets = matchBatch(matcher, [referenceObjects(1), referenceObjects(3)]);
   // The matched classes are the reference's per-prior targets of those images.
   const refClasses = refI32('loss_true_classes').data;
   for (const [row, image] of [[0, 1], [1, 3]] as const) {
