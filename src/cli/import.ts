@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { booleanFlag, parseVerbArgs, stringFlag } from './args.js';
-import { IMPORT_SOURCES, importTorchWeights, type ImportResult, type ImportSource } from '../io/import.js';
+import { IMPORT_SOURCES, importTorchWeights, type ImportResult, type ImportSource } from '../nn/import/index.js';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { SSD } from '../nn/model.js';
 

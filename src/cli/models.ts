@@ -1,8 +1,8 @@
 // `ssd models`: the model family with parameters, GMAC and prior count.
 import { booleanFlag, intFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import type { Command } from './command.js';
-import { modelStats, type ModelStats } from '../nn/model-stats.js';
-import { ZOO_MODELS } from '../nn/models/registry.js';
+import { MODELS } from '../nn/models/index.js';
+import { modelStats, type ModelStats } from '../nn/stats.js';
 
 const flags: FlagSpec = {
   classes: { type: 'string' },
@@ -28,7 +28,7 @@ export interface ModelRow extends ModelStats {
 
 /** Every zoo model's row for `classes` object classes. */
 export function listModels(classes = 20): ModelRow[] {
-  return [...ZOO_MODELS.values()].map((e) => ({ name: e.name, summary: e.summary, ...modelStats(e.build(classes + 1)) }));
+  return [...MODELS.values()].map((e) => ({ name: e.name, summary: e.summary, ...modelStats(e.build(classes + 1)) }));
 }
 
 /** The listing as an aligned text table. */

@@ -1,7 +1,9 @@
 // `ssd train`: parses the flags and calls train() from src/train.
 import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
-import { NonFiniteLossError, train, type TrainOptions } from '../train/trainer.js';
+import { NonFiniteLossError } from '../train/errors.js';
+import type { TrainOptions } from '../train/options.js';
+import { train } from '../train/trainer.js';
 import type { Metric } from '../eval/types.js';
 
 const flags: FlagSpec = {

@@ -2,7 +2,7 @@
 // learns a generated toy problem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Graph, TrainingSession, type Tensor } from '../../src/graph/index.js';
+import { Graph, SGD, TrainingSession, type Tensor } from '../../src/graph/index.js';
 import { randomArray, rng } from './naive.js';
 
 /** A linear model y = x W + b with loss mean((y - t)^2); its gradients are easy to write by hand. */
@@ -23,7 +23,7 @@ test('SGD step matches PyTorch semantics: weight decay, momentum, group lr multi
   const k = 3;
   const m = 2;
   const { g, loss } = linearModel(n, k, m);
-  const opts = { momentum: 0.9, weightDecay: 0.01, lrMultipliers: { weight: 1, bias: 2 }, clipGradNorm: 0.5, threads: 1 };
+  const opts = { optimizer: new SGD({ momentum: 0.9, weightDecay: 0.01 }), lrMultipliers: { weight: 1, bias: 2 }, clipGradNorm: 0.5, threads: 1 };
   const session = await TrainingSession.create(g, loss, opts);
   const xd = randomArray(n * k, 23);
   const td = randomArray(n * m, 24);
@@ -71,7 +71,7 @@ test('SGD step matches PyTorch semantics: weight decay, momentum, group lr multi
     const state = session.getOptimizerState();
     for (const [name, ref, buf] of [['W', W, bufW], ['b', b, bufB]] as const) {
       const got = params.get(name)!;
-      const mom = state.get(name)!;
+      const mom = state.get(`${name}.momentum`)!;
       for (let i = 0; i < ref.length; i++) {
         assert.ok(Math.abs(got[i]! - ref[i]!) < 1e-5, `${name}[${i}] after lr ${lr}: ${got[i]} vs ${ref[i]}`);
         assert.ok(Math.abs(mom[i]! - buf[i]!) < 1e-5, `momentum ${name}[${i}]: ${mom[i]} vs ${buf[i]}`);
@@ -127,7 +127,7 @@ function smallCnn(): { g: Graph; loss: Tensor } {
 
 test('a small CNN learns a toy problem: loss from ~ln 3 to below 0.15 in 300 steps, decreasing', async () => {
   const { g, loss } = smallCnn();
-  const session = await TrainingSession.create(g, loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { bias: 2 }, threads: 1 });
+  const session = await TrainingSession.create(g, loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { bias: 2 }, threads: 1 });
   const r = rng(5);
   const losses: number[] = [];
   const batch = 16;

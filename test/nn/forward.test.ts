@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InferenceRunner } from '../../src/graph/index.js';
-import { ssd300 } from '../../src/nn/zoo.js';
+import { ssd300 } from '../../src/nn/models/ssd300.js';
 import { initWeights } from '../../src/nn/layers.js';
 import { refF32 } from '../fixtures/reference.js';
 import { recipeImage, recipeWeights, referenceStateDict } from './recipe.js';

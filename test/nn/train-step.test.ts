@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { BoxCoder } from '../../src/boxes/coder.js';
 import { Matcher } from '../../src/boxes/match.js';
 import { generatePriors } from '../../src/boxes/priors.js';
-import { gradients, InferenceRunner, TrainingSession, type TensorData } from '../../src/graph/index.js';
-import { ssd300Config } from '../../src/nn/config.js';
+import { gradients, InferenceRunner, SGD, TrainingSession, type TensorData } from '../../src/graph/index.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { SSD } from '../../src/nn/model.js';
 import { matchBatch } from '../../src/nn/targets.js';
 import { manifest, referenceObjects, refI32 } from '../fixtures/reference.js';
@@ -25,7 +25,7 @@ const ref = manifest.train_step as {
 };
 
 test('SSD300 training step equals the reference: loss, gradients of every parameter, loss after SGD', async () => {
-  const model = SSD.fromBytes(SSD.create(ssd300Config(), { weights: recipeWeights() }).toBytes());
+  const model = SSD.fromBytes(SSD.create(modelConfig('ssd300'), { weights: recipeWeights() }).toBytes());
   const net = model.network;
   const weights = model.weights;
 
@@ -82,7 +82,7 @@ test('SSD300 training step equals the reference: loss, gradients of every parame
   // The training session (forward, loss, backward and SGD update in one ORT run) makes the same step; the loss
   // at its updated weights is the reference loss_after.
   const fresh = net.lossGraph(weights, { batch: 2 });
-  const session = await TrainingSession.create(fresh.graph, fresh.terms.loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 }, threads: 2 });
+  const session = await TrainingSession.create(fresh.graph, fresh.terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, threads: 2 });
   const first = await session.step(feeds, 1e-3);
   assert.ok(relDiff(first.loss!, loss) < 1e-5, `training session loss ${first.loss}, gradient graph ${loss}`);
   const stepped = session.getParameters();

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { generateShapesDataset } from '../../src/data/synthetic.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { readMetricsLog, type StepRecord } from '../../src/train/metrics-log.js';
-import { NonFiniteLossError, train } from '../../src/train/trainer.js';
+import { NonFiniteLossError } from '../../src/train/errors.js';
+import { train } from '../../src/train/trainer.js';
 
 let dir = '';
 let data = '';
