@@ -1,7 +1,7 @@
 // The graph engine: build networks as ONNX graphs in TypeScript (builder), differentiate them (the gradient
 // table and the reverse walk), and run them on ONNX Runtime: forward passes, and whole training steps with an
 // optimizer's update in the same graph.
-export type { AttrValue, ConstantData, Dim, DType, GraphNode, Parameter, Tensor, TensorData, TypedArray } from './types.js';
+export type { AttrValue, ConstantData, Dim, DType, GraphNode, GraphView, Parameter, Tensor, TensorData, TypedArray } from './types.js';
 export { numel, fmtShape, ONNX_TYPE } from './types.js';
 export { Graph } from './builder.js';
 export type { BatchNormOptions, Conv2dOptions, Pool2dOptions, TensorEntry, TensorKind } from './builder.js';

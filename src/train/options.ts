@@ -8,7 +8,6 @@ import { MODELS } from '../nn/models/index.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 import type { ProgressStream } from './progress.js';
-import type { TrainHook } from './hooks.js';
 
 /** The optimizers `train` knows. */
 export type OptimizerName = 'sgd' | 'adamw';
@@ -110,8 +109,6 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Builds the network of a config (default: the model family's). For custom networks. */
   network?: (config: ModelConfig) => SSDNetwork;
-  /** More hooks, called after the built-in ones (src/train/hooks.ts). */
-  hooks?: TrainHook[];
 }
 
 /** The options that decide the numbers a run produces, as its checkpoints store them. */

@@ -15,7 +15,7 @@
  * does the rest (metrics, progress, evaluation, checkpoints, report).
  */
 import type { TrainState } from './checkpoint.js';
-import { checkpointHook, evaluationHook, metricsHook, progressHook, reportHook, type LatestEvaluation } from './hooks.js';
+import { checkpointHook, evaluationHook, metricsHook, progressHook, reportHook, type LatestEvaluation, type TrainHook } from './hooks.js';
 import { runLoop } from './loop.js';
 import type { TrainOptions } from './options.js';
 import { formatDuration } from './progress.js';
@@ -49,23 +49,17 @@ export interface TrainResult {
 /**
  * Trains a model and writes the run folder (see the file header). Resolves when the run is done; rejects with a
  * NonFiniteLossError when the loss diverges (the last checkpoint stays intact), or with an error naming the
- * file or option at fault. A folder that already holds a run is refused unless `resume` or `existOk`.
+ * file or option at fault. A folder that already holds a run is refused unless `resume` or `existOk`. `hooks` run
+ * after the built-in ones (src/train/hooks.ts).
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(options: TrainOptions, hooks: readonly TrainHook[] = []): Promise<TrainResult> {
   const run = await openRun(options);
   const latest: LatestEvaluation = { evaluation: undefined, step: undefined };
-  const hooks = [
-    metricsHook(),
-    progressHook(),
-    evaluationHook(latest),
-    checkpointHook(),
-    ...(options.report === false ? [] : [reportHook(latest)]),
-    ...(options.hooks ?? []),
-  ];
+  const all = [metricsHook(), progressHook(), evaluationHook(latest), checkpointHook(), ...(options.report === false ? [] : [reportHook(latest)]), ...hooks];
   let outcome;
   let loaderImagesPerSecond = NaN;
   try {
-    outcome = await runLoop(run, hooks, options.signal);
+    outcome = await runLoop(run, all, options.signal);
   } finally {
     loaderImagesPerSecond = run.loader.capacity();
     await run.close();
