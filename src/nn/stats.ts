@@ -3,6 +3,7 @@
 // the number of priors. `ssd models` prints these.
 import { Graph, type GraphNode } from '../graph/index.js';
 import { BuildContext, placeholderWeights } from './layers.js';
+import { MODELS } from './models/index.js';
 import type { SSDNetwork } from './ssd.js';
 
 /** The size and cost of a network. */
@@ -62,3 +63,13 @@ export function modelStats(network: SSDNetwork): ModelStats {
   return { parameters, buffers, gmac: graphMacs(g) / 1e9, priors: network.priorCount, inputSize: { ...network.inputSize }, featureMaps: [...network.priors.featureMapSizes] };
 }
 
+/** One model of the family with its statistics. */
+export interface FamilyRow extends ModelStats {
+  name: string;
+  summary: string;
+}
+
+/** Every model of the family (`ssd models`) with its statistics for `classes` object classes. */
+export function familyStats(classes = 20): FamilyRow[] {
+  return [...MODELS.values()].map((e) => ({ name: e.name, summary: e.summary, ...modelStats(e.build(classes + 1)) }));
+}

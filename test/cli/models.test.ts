@@ -1,12 +1,13 @@
 // `ssd models`: every model listed with its figures; the JSON and the table agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatModels, listModels } from '../../src/cli/models.js';
+import { formatModels } from '../../src/cli/models.js';
+import { familyStats } from '../../src/nn/stats.js';
 import { priorCount } from '../../src/boxes/priors.js';
 import { MODELS } from '../../src/nn/models/index.js';
 
 test('ssd models lists the family with parameters, GMAC and priors', () => {
-  const rows = listModels(20);
+  const rows = familyStats(20);
   assert.deepEqual(rows.map((r) => r.name), [...MODELS.keys()]);
   assert.deepEqual(rows.map((r) => r.name).sort(), ['ssd-tiny', 'ssd300', 'ssd512', 'ssdlite320-mobilenetv2']);
   const by = new Map(rows.map((r) => [r.name, r]));
@@ -22,7 +23,7 @@ test('ssd models lists the family with parameters, GMAC and priors', () => {
   assert.ok(by.get('ssd300')!.gmac > 30 * by.get('ssdlite320-mobilenetv2')!.gmac);
   assert.ok(by.get('ssdlite320-mobilenetv2')!.gmac > by.get('ssd-tiny')!.gmac);
   // Fewer classes: smaller heads only.
-  const five = new Map(listModels(5).map((r) => [r.name, r]));
+  const five = new Map(familyStats(5).map((r) => [r.name, r]));
   for (const [name, r] of by) {
     assert.ok(five.get(name)!.parameters < r.parameters, name);
     assert.equal(five.get(name)!.priors, r.priors, name);

@@ -4,3 +4,4 @@ export { importTorchWeights, detectSource, convert, ssd300ParameterShapes, IMPOR
 export { loadPretrainedBase, ssd300BaseParameterShapes } from './pretrained-base.js';
 export { decimate } from './decimate.js';
 export { TORCHVISION_COCO_CLASSES, TORCHVISION_SSD300_PRIORS, TORCHVISION_SSD_NORMALIZATION } from './torchvision.js';
+export { writeImported, BASE_FILE_KIND } from './write.js';

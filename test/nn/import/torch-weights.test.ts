@@ -19,7 +19,7 @@ import { loadTorchFile } from '../../../src/io/torch/load.js';
 import type { TorchTensor } from '../../../src/io/torch/tensor.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
 import { generatePriors } from '../../../src/boxes/priors.js';
-import { writeImported } from '../../../src/cli/import.js';
+import { writeImported } from '../../../src/nn/import/index.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'torch');
 const fixture = (name: string) => join(dir, name);
