@@ -40,15 +40,23 @@ export interface TrainHook {
   afterRun?(run: TrainingRun, outcome: { stopped: boolean }): void | Promise<void>;
 }
 
-/** Runs `fn`; a failure is rethrown naming what was being written and at which step, with what the user can do. */
-async function writing<T>(run: TrainingRun, what: string, fn: () => T | Promise<T>): Promise<T> {
+/**
+ * The error to report when writing `file` at `step` failed with a system error (ENOSPC, EACCES, EISDIR, ...): it
+ * names the file and the step and says what the user can do. Other errors are returned as they are.
+ */
+export function writeFailure(error: unknown, file: string, step: number): unknown {
+  const err = error as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string') return error;
+  const hint = err.code === 'ENOSPC' ? 'the disk is full: free some space, then continue with --resume' : 'check the folder and its permissions, then continue with --resume';
+  return new Error(`train: writing ${file} at step ${step} failed: ${err.message}; ${hint}`);
+}
+
+/** Runs `fn`, which writes `file`; a system error is rethrown as {@link writeFailure} says. */
+async function writing<T>(run: TrainingRun, file: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (typeof err.code !== 'string') throw e;
-    const hint = err.code === 'ENOSPC' ? 'the disk is full: free some space, then continue with --resume' : 'check the folder and its permissions, then continue with --resume';
-    throw new Error(`train: writing ${what} at step ${run.state.step} failed: ${err.message}; ${hint}`);
+    throw writeFailure(e, file, run.state.step);
   }
 }
 
