@@ -129,7 +129,8 @@ export const command: Command = {
     const metric = v('metric');
     if (metric !== undefined && !['voc07', 'voc', 'coco'].includes(metric)) throw new UsageError(`ssd train: --metric must be voc07, voc or coco, got '${metric}'`);
     const budgets = ['iterations', 'epochs', 'minutes'].filter((f) => v(f) !== undefined);
-    if (budgets.length > 1) throw new UsageError(`ssd train: give one of --iterations, --epochs and --minutes, not ${budgets.map((f) => `--${f}`).join(' and ')}`);
+    if (budgets.length === 2) throw new UsageError(`ssd train: give --${budgets[0]} or --${budgets[1]}, not both`);
+    if (budgets.length === 3) throw new UsageError('ssd train: give only one of --iterations, --epochs and --minutes');
     const optimizer = v('optimizer');
     if (optimizer !== undefined && optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`ssd train: --optimizer must be sgd or adamw, got '${optimizer}'`);
     const schedule = v('schedule');

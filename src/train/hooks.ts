@@ -7,6 +7,7 @@ import { SSD } from '../nn/model.js';
 import { saveCheckpoint, type NamedTensor } from './checkpoint.js';
 import { evaluateModel } from './evaluate.js';
 import { readMetricsLog } from './metrics-log.js';
+import { formatDuration } from './progress.js';
 import { writeReport } from './report.js';
 import type { TrainingRun } from './run.js';
 import type { StepLosses } from './session.js';
@@ -28,6 +29,8 @@ export interface StepEvent {
 
 /** Something a run does at these points of its loop; every method is optional and may be async. */
 export interface TrainHook {
+  /** Once, before the first step (of this invocation, for a resumed run). */
+  beforeRun?(run: TrainingRun): void | Promise<void>;
   /** After every step. */
   afterStep?(run: TrainingRun, event: StepEvent): void | Promise<void>;
   /** After the last step of an epoch (`run.state.epoch` already names the next one). */
@@ -98,6 +101,54 @@ export function progressHook(): TrainHook {
   };
 }
 
+/** Object counts per class of a dataset, in class order. */
+function objectsPerClass(dataset: TrainingRun['dataset']): number[] {
+  const counts = new Array<number>(dataset.classNames.length).fill(0);
+  for (const s of dataset.samples) for (const l of s.labels) counts[l - 1]!++;
+  return counts;
+}
+
+/** Models that train on a CPU in minutes to hours, suggested when a VGG model's run would take days. */
+const LIGHT_MODELS = ['ssd-tiny', 'ssdlite320-mobilenetv2'];
+
+/**
+ * The dataset summary and the plan before the first step (images, objects per class, skipped samples; model,
+ * input, budget, optimizer, evaluation), then after the second step the time the run will take on this machine,
+ * with a lighter model suggested when a VGG model's run would take more than a day.
+ */
+export function summaryHook(): TrainHook {
+  let steps = 0;
+  return {
+    beforeRun(run) {
+      const { dataset: d, options: s, config, network, state } = run;
+      const counts = objectsPerClass(d);
+      const objects = counts.reduce((a, b) => a + b, 0);
+      run.say(`data: ${String(s.data ?? 'in memory')} (${d.format}${s.split ? `, split ${s.split}` : ''}): ${d.samples.length} images, ${objects} objects` + (d.skipped > 0 ? `, ${d.skipped} skipped (--skip-bad)` : ''));
+      run.say(`  objects per class: ${d.classNames.map((n, i) => `${n} ${counts[i]}`).join(', ')}`);
+      const empty = d.classNames.filter((_, i) => counts[i] === 0);
+      if (empty.length > 0) run.say(`  no training objects for: ${empty.join(', ')} (the model cannot learn them)`);
+      const params = network.trainableParameters().reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+      const budget = run.totalSteps !== undefined ? `${run.totalSteps} steps (${(run.totalSteps / run.loader.batchesPerEpoch).toFixed(1)} epochs)` : `${s.minutes} min`;
+      const evaluation = run.validation
+        ? `${s.metric} on ${run.validation.samples.length} validation images ${s.evalEverySteps > 0 ? `every ${s.evalEverySteps} steps` : `every ${s.evalEvery === 1 ? '' : `${s.evalEvery} `}epoch${s.evalEvery === 1 ? '' : 's'}`}, keeping best.safetensors`
+        : 'none (no validation split found: give --val-data or --val-split)';
+      run.say(
+        `plan: ${config.architecture} at ${config.inputSize.width}x${config.inputSize.height} (${network.priorCount} priors, ${(params / 1e6).toFixed(2)} M parameters), batch ${s.batch}, ` +
+          `${budget}${state.step > 0 ? ` from step ${state.step}` : ''}, ${s.optimizer} lr ${s.lr} (${s.schedule} schedule); evaluation: ${evaluation}`,
+      );
+    },
+    afterStep(run, e) {
+      // The first step warms the session up; the second shows the pace.
+      if (++steps !== 2) return;
+      const left = run.totalSteps !== undefined ? (run.totalSteps - run.state.step) * e.seconds : run.budgetSeconds! - (run.state.seconds ?? 0);
+      run.say(`speed: ${e.seconds.toFixed(2)} s a step (${(e.images / e.seconds).toFixed(1)} images/s): about ${formatDuration(left)} to go on this machine`);
+      if (run.totalSteps !== undefined && left > 24 * 3600 && !LIGHT_MODELS.includes(run.config.architecture)) {
+        run.say(`  that is long for this machine: ${LIGHT_MODELS.join(' or ')} (--model) train far faster on a CPU, or bound the run with --minutes`);
+      }
+    },
+  };
+}
+
 /** The latest evaluation of a run, shared by the evaluation and report hooks. */
 export interface LatestEvaluation {
   evaluation: Evaluation | undefined;
@@ -133,12 +184,16 @@ export function evaluationHook(latest: LatestEvaluation): TrainHook {
     }
   };
   return {
+    async afterStep(run) {
+      const every = run.options.evalEverySteps ?? 0;
+      if (every > 0 && run.validation && run.state.step % every === 0) await evaluate(run);
+    },
     async afterEpoch(run) {
       const every = run.options.evalEvery;
-      if (every > 0 && run.validation && run.state.epoch % every === 0) await evaluate(run);
+      if (every > 0 && run.validation && run.state.epoch % every === 0 && latest.step !== run.state.step) await evaluate(run);
     },
     async afterLastStep(run) {
-      if (run.options.evalEvery > 0 && run.validation && latest.step !== run.state.step) await evaluate(run);
+      if (run.validation && latest.step !== run.state.step) await evaluate(run);
     },
   };
 }

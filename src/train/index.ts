@@ -8,7 +8,7 @@ export { openRun, runFiles, lastGood } from './run.js';
 export type { TrainingRun, RunFiles } from './run.js';
 export { runLoop, runFraction } from './loop.js';
 export type { LoopOutcome } from './loop.js';
-export { metricsHook, progressHook, evaluationHook, checkpointHook, reportHook, writeFailure } from './hooks.js';
+export { summaryHook, metricsHook, progressHook, evaluationHook, checkpointHook, reportHook, writeFailure } from './hooks.js';
 export type { TrainHook, StepEvent, LatestEvaluation } from './hooks.js';
 export { NonFiniteLossError } from './errors.js';
 export { stepDecaySchedule, cosineSchedule, referenceMilestones } from './schedule.js';

@@ -32,6 +32,7 @@ export async function runLoop(run: TrainingRun, hooks: readonly TrainHook[], sig
   };
   const finished = (): boolean => runFraction(run) >= 1;
   const outcome: LoopOutcome = { stopped: false, steps: 0, images: 0, seconds: 0, recentLosses: [] };
+  await each('beforeRun', (f) => f(run));
   let last = performance.now();
   while (!finished() && !outcome.stopped) {
     const epoch = state.epoch;

@@ -1,6 +1,7 @@
 // What a training run takes (`TrainOptions`), and the resolved form a checkpoint stores so that `--resume`
 // rebuilds the same run (`RunOptions`). Defaults follow the SSD300 tutorial.
 import { resolve } from 'node:path';
+import { findValidationSplit } from '../data/dataset.js';
 import type { Dataset } from '../data/types.js';
 import type { Metric } from '../eval/types.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
@@ -77,8 +78,14 @@ export interface TrainOptions {
   shuffle?: boolean;
   /** Seed of the initial weights, the data order and the augmentation. Default 0. */
   seed?: number;
-  /** Evaluate on the validation split every this many epochs (0 = never). Default 0. */
+  /**
+   * Evaluate on the validation split every this many epochs (0 = never). Default: every epoch when there is a
+   * validation split (`valData`, or a VOC test/val split or a YOLO val entry beside the training data; every 2000
+   * steps when an epoch is longer), else never.
+   */
   evalEvery?: number;
+  /** Also evaluate every this many steps (0 = only at epoch ends). Default 0. */
+  evalEverySteps?: number;
   /** Validation data. Default: `data`. */
   valData?: string | string[];
   /** The validation split in memory, instead of `valData`. */
@@ -113,7 +120,7 @@ export interface TrainOptions {
 
 /** The options that decide the numbers a run produces, as its checkpoints store them. */
 export type RunOptions = Required<
-  Pick<TrainOptions, 'model' | 'batch' | 'optimizer' | 'lr' | 'schedule' | 'decayFactor' | 'warmup' | 'augment' | 'shuffle' | 'seed' | 'evalEvery' | 'metric' | 'saveEvery' | 'skipBad' | 'matchThreshold' | 'calibrationImages'>
+  Pick<TrainOptions, 'model' | 'batch' | 'optimizer' | 'lr' | 'schedule' | 'decayFactor' | 'warmup' | 'augment' | 'shuffle' | 'seed' | 'evalEvery' | 'evalEverySteps' | 'metric' | 'saveEvery' | 'skipBad' | 'matchThreshold' | 'calibrationImages'>
 > &
   Pick<
     TrainOptions,
@@ -145,6 +152,9 @@ export function resolveOptions(o: TrainOptions): RunOptions {
   if (budgets.length > 1) throw new Error(`train: give one of iterations, epochs and minutes, not ${budgets.join(' and ')}`);
   if (o.data === undefined && o.dataset === undefined) throw new Error('train: give the training data (data or dataset)');
   const optimizer = o.optimizer ?? 'sgd';
+  // A validation split beside the training data turns evaluation on (every epoch) unless evalEvery says otherwise.
+  const givenValidation = o.valData !== undefined || o.valDataset !== undefined;
+  const foundSplit = o.evalEvery === undefined && !givenValidation && o.data !== undefined ? findValidationSplit(o.data, o.split) : undefined;
   const s: RunOptions = {
     data: absolute(o.data),
     split: o.split,
@@ -173,9 +183,10 @@ export function resolveOptions(o: TrainOptions): RunOptions {
     augment: o.augment ?? true,
     shuffle: o.shuffle ?? true,
     seed: o.seed ?? 0,
-    evalEvery: o.evalEvery ?? 0,
+    evalEvery: o.evalEvery ?? (givenValidation || foundSplit !== undefined ? 1 : 0),
+    evalEverySteps: o.evalEverySteps ?? 0,
     valData: absolute(o.valData),
-    valSplit: o.valSplit,
+    valSplit: o.valSplit ?? foundSplit,
     metric: o.metric ?? 'voc07',
     saveEvery: o.saveEvery ?? 0,
     skipBad: o.skipBad ?? false,
@@ -193,6 +204,7 @@ export function resolveOptions(o: TrainOptions): RunOptions {
   whole('batch', s.batch, 1);
   whole('warmup', s.warmup, 0);
   whole('evalEvery', s.evalEvery, 0);
+  whole('evalEverySteps', s.evalEverySteps, 0);
   whole('saveEvery', s.saveEvery, 0);
   whole('calibrationImages', s.calibrationImages, 1);
   if (s.minutes !== undefined && !(s.minutes > 0 && Number.isFinite(s.minutes))) throw new Error(`train: minutes must be a number > 0, got ${s.minutes}`);

@@ -70,6 +70,9 @@ export interface TrainingRun {
   close(): Promise<void>;
 }
 
+/** The automatic evaluation's interval, in steps, when an epoch is longer than this. */
+const AUTO_EVAL_STEPS = 2000;
+
 /** Files that make a folder a run: starting a new run there would mix two runs. */
 const RUN_FILES = ['last.safetensors', 'best.safetensors', 'metrics.jsonl', 'report.html', 'options.json'] as const;
 
@@ -209,7 +212,12 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
     s.schedule === 'cosine'
       ? cosineSchedule({ baseLr: s.lr, warmupSteps: s.warmup, warmupStartFactor: s.warmupStartFactor, finalFactor: s.finalLrFactor })
       : stepDecaySchedule({ baseLr: s.lr, totalSteps: totalSteps!, milestones: s.milestones, factor: s.decayFactor, warmupSteps: s.warmup, warmupStartFactor: s.warmupStartFactor });
-  const validation = s.evalEvery > 0 ? await loadValidation(s, o, dataset) : undefined;
+  // An epoch of more than 2000 steps is too long to wait for the automatic evaluation: evaluate by steps instead.
+  if (!o.resume && o.evalEvery === undefined && s.evalEvery === 1 && s.evalEverySteps === 0 && loader.batchesPerEpoch > AUTO_EVAL_STEPS) {
+    s.evalEvery = 0;
+    s.evalEverySteps = AUTO_EVAL_STEPS;
+  }
+  const validation = s.evalEvery > 0 || s.evalEverySteps > 0 ? await loadValidation(s, o, dataset) : undefined;
 
   const { optimizer, lrMultipliers } = optimizerOf(s);
   const session = await StepSession.create(network, weights, s.batch, { optimizer, lrMultipliers, clipGradNorm: s.clipGradNorm, loss: s.loss, threads: o.threads });

@@ -15,7 +15,7 @@
  * does the rest (metrics, progress, evaluation, checkpoints, report).
  */
 import type { TrainState } from './checkpoint.js';
-import { checkpointHook, evaluationHook, metricsHook, progressHook, reportHook, type LatestEvaluation, type TrainHook } from './hooks.js';
+import { checkpointHook, evaluationHook, metricsHook, progressHook, reportHook, summaryHook, type LatestEvaluation, type TrainHook } from './hooks.js';
 import { runLoop } from './loop.js';
 import type { TrainOptions } from './options.js';
 import { formatDuration } from './progress.js';
@@ -55,7 +55,7 @@ export interface TrainResult {
 export async function train(options: TrainOptions, hooks: readonly TrainHook[] = []): Promise<TrainResult> {
   const run = await openRun(options);
   const latest: LatestEvaluation = { evaluation: undefined, step: undefined };
-  const all = [metricsHook(), progressHook(), evaluationHook(latest), checkpointHook(), ...(options.report === false ? [] : [reportHook(latest)]), ...hooks];
+  const all = [summaryHook(), metricsHook(), progressHook(), evaluationHook(latest), checkpointHook(), ...(options.report === false ? [] : [reportHook(latest)]), ...hooks];
   let outcome;
   let loaderImagesPerSecond = NaN;
   try {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadDataset } from '../../src/data/dataset.js';
 import { generateShapesDataset } from '../../src/data/synthetic.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { readMetricsLog, type StepRecord } from '../../src/train/metrics-log.js';
@@ -91,7 +92,7 @@ test('a folder that holds a run is refused; existOk starts over without any file
   assert.ok(first.bestModel && existsSync(first.bestModel), 'the first run evaluated and kept best.safetensors');
   await assert.rejects(train({ ...base, data, out, iterations: 1, lr: 0.01, seed: 1, augment: false }), /already holds a run \(last\.safetensors, best\.safetensors, metrics\.jsonl, report\.html, options\.json\)\. Continue it with --resume, start over there with --exist-ok/);
   assert.equal(loadCheckpoint(first.lastCheckpoint).state.step, 2, 'the refused run touched nothing');
-  const second = await train({ ...base, data, out, iterations: 1, lr: 0.01, seed: 1, augment: false, existOk: true });
+  const second = await train({ ...base, data, out, iterations: 1, lr: 0.01, seed: 1, augment: false, evalEvery: 0, existOk: true });
   assert.equal(second.steps, 1);
   assert.ok(!existsSync(join(out, 'best.safetensors')), "the old run's best model is gone");
   assert.deepEqual(readMetricsLog(second.metricsPath).map((r) => [r.type, r.step]), [['step', 1]]);
@@ -139,4 +140,23 @@ test('a write that fails names the file and the step and says what to do; the ru
   assert.equal(named.message, 'train: writing /runs/x/metrics.jsonl at step 12 failed: ENOSPC: no space left on device, write; the disk is full: free some space, then continue with --resume');
   const bug = new TypeError('not a system error');
   assert.equal(writeFailure(bug, 'f', 1), bug, 'errors without a system code pass through');
+});
+
+test('defaults: a validation split beside the data turns evaluation on and keeps best.safetensors; the summary and plan come first', async () => {
+  const out = join(dir, 'defaults');
+  const lines: string[] = [];
+  const r = await train({ ...base, data, out, epochs: 2, lr: 0.01, seed: 1, augment: false, progress: { write: (s: string) => void lines.push(s) } });
+  const evals = readMetricsLog(r.metricsPath).filter((x) => x.type === 'eval');
+  assert.deepEqual(evals.map((e) => e.step), [3, 6], 'one evaluation per epoch, on the test split');
+  assert.ok(r.bestModel && existsSync(r.bestModel));
+  const text = lines.join('');
+  const train6 = (await loadDataset(data, { split: 'trainval' })).samples;
+  const objects = train6.reduce((a, s) => a + s.labels.length, 0);
+  assert.match(text, new RegExp(`data: .*shapes \\(voc\\): ${train6.length} images, ${objects} objects`));
+  assert.match(text, /objects per class: circle \d+, square \d+, triangle \d+, star \d+, cross \d+/);
+  assert.match(text, /plan: ssd-tiny at 96x96 \(\d+ priors, [\d.]+ M parameters\), batch 2, 6 steps \(2\.0 epochs\), sgd lr 0\.01 \(step schedule\); evaluation: voc07 on 2 validation images every epoch/);
+  assert.match(text, /speed: [\d.]+ s a step \([\d.]+ images\/s\): about .* to go on this machine/);
+  assert.ok(text.indexOf('plan:') < text.indexOf('speed:'), 'the plan comes before the first steps are timed');
+  const none = await train({ ...base, data, out: join(dir, 'no-eval'), iterations: 1, lr: 0.01, evalEvery: 0, progress: false });
+  assert.equal(none.bestModel, undefined);
 });
