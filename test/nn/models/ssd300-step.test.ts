@@ -5,16 +5,16 @@
 // trip, so this is also "a loaded model continues training".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoxCoder } from '../../src/boxes/coder.js';
-import { Matcher } from '../../src/boxes/match.js';
-import { generatePriors } from '../../src/boxes/priors.js';
-import { gradients, InferenceRunner, SGD, TrainingSession, type TensorData } from '../../src/graph/index.js';
-import { modelConfig } from '../../src/nn/models/index.js';
-import { SSD } from '../../src/nn/model.js';
-import { matchBatch } from '../../src/nn/targets.js';
-import { manifest, referenceObjects, refI32 } from '../fixtures/reference.js';
-import { recipeImage, recipeWeights } from './recipe.js';
-import { l2, relDiff } from './helpers.js';
+import { BoxCoder } from '../../../src/boxes/coder.js';
+import { Matcher } from '../../../src/boxes/match.js';
+import { generatePriors } from '../../../src/boxes/priors.js';
+import { gradients, InferenceRunner, SGD, TrainingSession, type TensorData } from '../../../src/graph/index.js';
+import { modelConfig } from '../../../src/nn/models/index.js';
+import { SSD } from '../../../src/nn/model.js';
+import { matchBatch } from '../../../src/nn/targets.js';
+import { manifest, referenceObjects, refI32 } from '../../fixtures/reference.js';
+import { recipeImage, recipeWeights } from '../recipe.js';
+import { l2, relDiff } from '../helpers.js';
 
 const P = 8732;
 const ref = manifest.train_step as {

@@ -2,12 +2,12 @@
 // forward_locs (2, 8732, 4) and forward_scores (2, 8732, 21) out within 1e-3 relative L2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InferenceRunner } from '../../src/graph/index.js';
-import { ssd300 } from '../../src/nn/models/ssd300.js';
-import { initWeights } from '../../src/nn/layers.js';
-import { refF32 } from '../fixtures/reference.js';
-import { recipeImage, recipeWeights, referenceStateDict } from './recipe.js';
-import { relativeL2 } from './helpers.js';
+import { InferenceRunner } from '../../../src/graph/index.js';
+import { ssd300 } from '../../../src/nn/models/ssd300.js';
+import { initWeights } from '../../../src/nn/layers.js';
+import { refF32 } from '../../fixtures/reference.js';
+import { recipeImage, recipeWeights, referenceStateDict } from '../recipe.js';
+import { relativeL2 } from '../helpers.js';
 
 test('SSD300 parameters are the reference state_dict: same names, shapes and order', () => {
   const specs = ssd300(21).parameters();
