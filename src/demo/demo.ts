@@ -14,7 +14,7 @@ import type { ProgressStream } from '../train/progress.js';
 import { train } from '../train/trainer.js';
 import { writeDemoReport } from './report.js';
 
-/** Options of {@link runDemo}; the defaults are the settings the README's figures were measured with. */
+/** Options of {@link runDemo}; the defaults are the settings the demo's figures (bench/RESULTS.md) were measured with. */
 export interface DemoOptions {
   /** Output folder. Default 'runs/demo'. */
   out?: string;

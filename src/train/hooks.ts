@@ -1,6 +1,6 @@
 // What a training run does around its steps, as hooks the loop calls (src/train/loop.ts): the metrics log, the
-// progress line, periodic evaluation, checkpoints and the report. `train()` runs the built-in ones in that order;
-// callers add their own with TrainOptions.hooks.
+// progress line, periodic evaluation, checkpoints and the report. `train()` runs the built-in ones in that order,
+// then the ones its caller passes as its second argument.
 import { basename } from 'node:path';
 import type { Evaluation } from '../eval/types.js';
 import { SSD } from '../nn/model.js';
