@@ -58,3 +58,23 @@ test('ssd import: usage errors and refused files', async () => {
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('ssd import: torchvision mobilenet_v2 to a base-only file, what was left out listed once per reason', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ssd-import-cli-'));
+  try {
+    const out = join(tmp, 'mobilenet-base.safetensors');
+    const { code, out: printed } = await run([fixture('mobilenet_v2_w0.1.pth'), '--width', '0.1', '--out', out]);
+    assert.equal(code, 0);
+    assert.match(printed, /mobilenet_v2_w0\.1\.pth: mobilenet-v2\n/);
+    assert.match(printed, /SSDLite320-MobileNetV2's MobileNetV2 base, 260 tensors \(104 of them batch-norm running statistics; for ssd train --model ssdlite320-mobilenetv2 --pretrained-base\)/);
+    assert.match(printed, /not imported: features\.0\.1\.num_batches_tracked, features\.1\.conv\.0\.1\.num_batches_tracked and 50 more like them: batch norm's count/);
+    assert.match(printed, /not imported: classifier\.1\.weight, classifier\.1\.bias: MobileNetV2's ImageNet classifier/);
+    assert.equal(readSafetensors(out).metadata['ssd.kind'], 'ssdlite320-mobilenetv2-base');
+    // Without --width the file is checked against torchvision's width-1 network, and the mismatch is named.
+    await assert.rejects(run([fixture('mobilenet_v2_w0.1.pth'), '--out', join(tmp, 'w1.safetensors')]), /'features\.0\.0\.weight' has shape \[8,3,3,3\], SSDLite320-MobileNetV2's backbone at width 1 needs \[32,3,3,3\]/);
+    await assert.rejects(run([fixture('mobilenet_v2_w0.1.pth'), '--width', 'wide', '--out', 'x']), (e: Error) => e instanceof UsageError && /--width must be a number/.test(e.message));
+    assert.deepEqual(readdirSync(tmp), ['mobilenet-base.safetensors']);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
