@@ -8,6 +8,9 @@ import type { PriorConfig } from './priors.js';
 
 const f = Math.fround;
 
+/** Below this share of objects matched at the threshold, a fit is called poor (and `ssd priors` suggests priors). */
+export const GOOD_PRIOR_FIT = 0.95;
+
 /** One image's objects, in pixels of the stored image (a dataset Sample has these fields). */
 export interface FitImage {
   id: string;
@@ -91,6 +94,15 @@ export interface PriorFit {
   /** Per object: size sqrt(w h) and aspect ratio w / h, as fractions of the (square) input. */
   sizes: Float32Array;
   ratios: Float32Array;
+}
+
+/** A fit without its per-object arrays: what a report prints or serialises. */
+export type PriorFitSummary = Omit<PriorFit, 'boxes' | 'bestIou' | 'bestPrior' | 'sizes' | 'ratios'>;
+
+/** The fit's figures, without the per-object arrays. */
+export function fitSummary(fit: PriorFit): PriorFitSummary {
+  const { boxes: _boxes, bestIou: _bestIou, bestPrior: _bestPrior, sizes: _sizes, ratios: _ratios, ...summary } = fit;
+  return summary;
 }
 
 /** The p-quantile (0..1) of `values`, linear between order statistics (numpy's default); NaN when empty. */
