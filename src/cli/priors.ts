@@ -1,6 +1,7 @@
 // `ssd priors`: a model's priors map by map, how well they fit a dataset's objects, and what would fit better.
 // Parses and prints only: the measuring is src/boxes (measurePriorFit, suggestPriors), the picture src/draw.
 import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { booleanFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { GOOD_PRIOR_FIT, fitSummary, measurePriorFit, type PriorFit, type PriorFitSummary } from '../boxes/prior-fit.js';
@@ -99,7 +100,7 @@ export function formatPriorsReport(r: PriorsReport): string {
     if (fit.objects === 0) return lines.join('\n');
     lines.push(`best IoU of each object with a prior (training matches at ${fit.threshold}):`);
     const top = Math.max(...fit.histogram);
-    fit.histogram.forEach((n, b) => lines.push(`  ${(b / 10).toFixed(1)}-${((b + 1) / 10).toFixed(1)}  ${String(n).padStart(String(fit.objects).length)}  ${'#'.repeat(Math.round((40 * n) / Math.max(1, top)))}`));
+    fit.histogram.forEach((n, b) => lines.push(`  ${(b / 10).toFixed(1)}-${((b + 1) / 10).toFixed(1)}  ${String(n).padStart(String(fit.objects).length)}  ${'#'.repeat(Math.round((40 * n) / Math.max(1, top)))}`.trimEnd()));
     lines.push(`matched: ${fit.matched} of ${fit.objects} objects (${pct(fit.matchedShare)}) reach IoU ${fit.threshold} with some prior; best IoU median ${fit.medianBestIou.toFixed(3)}, mean ${fit.meanBestIou.toFixed(3)}`);
     lines.push('objects by the map of their best prior:');
     for (const m of fit.maps) {
@@ -197,7 +198,14 @@ export const command: Command = {
       }
       report.picture = { file: out, width: picture.width, height: picture.height, ...(sample ? { image: sample.imagePath } : {}) };
     }
-    console.log(booleanFlag(args, 'json') ? JSON.stringify(report, null, 2) : formatPriorsReport(report));
+    if (booleanFlag(args, 'json')) console.log(JSON.stringify(report, null, 2));
+    else {
+      // Files under the working folder as relative paths, as the user typed --data.
+      const shown = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+      report.fit?.examples.forEach((e) => e.imagePath !== undefined && (e.imagePath = shown(e.imagePath)));
+      if (report.picture?.image !== undefined) report.picture.image = shown(report.picture.image);
+      console.log(formatPriorsReport(report));
+    }
     return 0;
   },
 };

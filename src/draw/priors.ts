@@ -158,16 +158,19 @@ export async function drawPriors(config: PriorConfig, options: PriorPictureOptio
     const step = config.steps?.[k] ?? 1 / side;
     const size = options.inputSize;
     const line1 = `map ${k + 1}/${m}: ${side}x${side}, step ${(step * size).toFixed(1)} px, scale ${(config.scales[k]! * size).toFixed(0)} px`;
-    drawText(canvas, line1, ox, oy - PRIOR_PICTURE_CAPTION + 3, FONT, black);
-    let x = ox;
     const labels: string[] = [];
     for (const r of config.aspectRatios[k]!) {
       labels.push(ratioLabel(r));
       if (config.extraPrior && r === 1) labels.push("1'");
     }
+    // Text shrinks to the panel's width (the font's cells are half as wide as they are high).
+    const fits = (text: string): number => Math.min(FONT, Math.floor((2 * panel) / Math.max(1, text.length)));
+    drawText(canvas, line1, ox, oy - PRIOR_PICTURE_CAPTION + 3, fits(line1), black);
+    const legend = fits(labels.join('  '));
+    let x = ox;
     labels.forEach((label, s) => {
-      drawText(canvas, label, x, oy - PRIOR_PICTURE_CAPTION + 5 + FONT + 2, FONT, shapeColor(s));
-      x += textWidth(`${label}  `, FONT);
+      drawText(canvas, label, x, oy - PRIOR_PICTURE_CAPTION + 5 + FONT + 2, legend, shapeColor(s));
+      x += textWidth(`${label}  `, legend);
     });
     offset += side * side * a;
   }

@@ -1,7 +1,7 @@
 // What a training run does around its steps, as hooks the loop calls (src/train/loop.ts): the metrics log, the
 // progress line, periodic evaluation, checkpoints and the report. `train()` runs the built-in ones in that order,
 // then the ones its caller passes as its second argument.
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
 import { GOOD_PRIOR_FIT, measurePriorFit } from '../boxes/prior-fit.js';
 import type { Evaluation } from '../eval/types.js';
 import { SSD } from '../nn/model.js';
@@ -122,7 +122,8 @@ function priorFitLines(run: TrainingRun): string[] {
       (fit.unreached > 0 ? `; ${fit.unreached} reach none` : ''),
   ];
   if (fit.matchedShare < GOOD_PRIOR_FIT && s.data !== undefined) {
-    const data = (Array.isArray(s.data) ? s.data : [s.data]).map((p) => `--data ${p}`).join(' ');
+    const shown = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+    const data = (Array.isArray(s.data) ? s.data : [s.data]).map((p) => `--data ${shown(p)}`).join(' ');
     const model = s.init !== undefined ? `--weights ${s.init}` : `--model ${config.architecture}${s.inputSize !== undefined ? ` --input-size ${s.inputSize}` : ''}`;
     lines.push(`  a poor fit: ssd priors ${model} ${data}${s.split !== undefined ? ` --split ${s.split}` : ''} names those objects and suggests priors that fit them`);
   }
