@@ -7,21 +7,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { command } from '../../src/cli/import.js';
 import { UsageError } from '../../src/cli/command.js';
+import { runVerb } from './run-verb.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'torch');
 const fixture = (name: string) => join(dir, name);
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await command.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const run = (argv: string[]) => runVerb(command, argv);
 
 test('ssd import: torchvision ssd300_vgg16 to a COCO model file, with a summary of what was done', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ssd-import-cli-'));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { command, type PriorsReport } from '../../src/cli/priors.js';
 import { UsageError } from '../../src/cli/command.js';
+import { runVerb } from './run-verb.js';
 import { measurePriorFit } from '../../src/boxes/prior-fit.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { generateShapesDataset } from '../../src/data/synthetic.js';
@@ -22,16 +23,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await command.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const run = (argv: string[]) => runVerb(command, argv);
 
 const usage = (pattern: RegExp) => (e: Error) => e instanceof UsageError && pattern.test(e.message);
 
