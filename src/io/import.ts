@@ -5,10 +5,10 @@
 // - 'vgg16': torchvision's ImageNet VGG-16, converted to the SSD300 base (fc6/fc7 decimated into conv6/conv7);
 // - 'torchvision-ssd300': torchvision's ssd300_vgg16 (COCO), renamed, with its own priors and input normalisation.
 // Every tensor of the file is either mapped, or listed in `unused` with the reason; anything else is an error.
-import { readFileSync } from 'node:fs';
 import { SSD300_PRIORS, type PriorConfig } from '../boxes/priors.js';
+import { readModelFile } from './file-kind.js';
+import { assertFiniteWeights } from './non-finite.js';
 import { readSafetensors } from './safetensors.js';
-import { isZip } from './torch/zip.js';
 import { loadTorchFile, type LoadTorchOptions } from './torch/load.js';
 import { PyObject, type PyValue } from './torch/pickle.js';
 import { TorchTensor } from './torch/tensor.js';
@@ -336,6 +336,7 @@ export function importTorchWeights(file: string | Uint8Array, options: ImportOpt
     );
   }
   const result = convert(source, tensors, name, options);
+  assertFiniteWeights(result.weights, `import '${name}'`, result.shapes);
   result.notes.unshift(...notes);
   if (extracted.epoch !== undefined) result.epoch = extracted.epoch;
   return result;
@@ -513,9 +514,8 @@ export function ssd300BaseParameterShapes(channels?: (c: number) => number): Par
  * mis-shaped tensors.
  */
 export function loadPretrainedBase(file: string, options: Pick<ImportOptions, 'channels'> = {}): Map<string, Float32Array> {
-  const bytes = readFileSync(file);
-  const torchFile = isZip(bytes) || bytes[0] === 0x80;
-  if (torchFile) return importTorchWeights(bytes, { name: file, from: 'vgg16', channels: options.channels }).weights;
+  const { bytes, kind } = readModelFile(file);
+  if (kind.startsWith('torch-')) return importTorchWeights(bytes, { name: file, from: 'vgg16', channels: options.channels }).weights;
   const { tensors } = readSafetensors(bytes, { name: file });
   const out = new Map<string, Float32Array>();
   const problems: string[] = [];
@@ -527,5 +527,6 @@ export function loadPretrainedBase(file: string, options: Pick<ImportOptions, 'c
     else out.set(p.name, t.data);
   }
   if (problems.length) throw new Error(`pretrained base '${file}': ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? '; ...' : ''}`);
+  assertFiniteWeights(out, `pretrained base '${file}'`);
   return out;
 }
