@@ -24,7 +24,8 @@ export interface LoadTorchOptions extends ModelFileOptions, ZipOptions {
   allowClasses?: readonly string[];
   /**
    * The most bytes the file's tensors may take once read (float16 widened, views copied). Default four times the
-   * file's size plus 64 MiB: a tensor that repeats one element a billion times through a zero stride is refused.
+   * bytes of its storages plus 64 MiB: a tensor that repeats one element a billion times through a zero stride
+   * is refused.
    */
   maxTensorBytes?: number;
 }
@@ -55,7 +56,7 @@ export function loadTorchFile(source: string | Uint8Array, options: LoadTorchOpt
   else if (kind !== 'unknown') throw wrongKindError(name, kind, 'a PyTorch weights file', insteadOfTorch(kind));
   else if (bytes.byteLength === 0) throw new Error(`torch file '${name}': the file is empty`);
   else throw new Error(`torch file '${name}': neither a zip archive nor a legacy torch.save pickle (first byte 0x${(bytes[0] ?? 0).toString(16)})`);
-  materialise(file.root, name, options.maxTensorBytes ?? 4 * bytes.byteLength + 64 * 2 ** 20);
+  materialise(file.root, name, options.maxTensorBytes);
   return file;
 }
 
@@ -154,36 +155,50 @@ function loadLegacy(bytes: Uint8Array, name: string, options: LoadTorchOptions):
   return object.value;
 }
 
+/** Bytes per element of a tensor's values once read (see TorchTensor.values: floats as float32, small ints as int32). */
+function valueBytes(t: TorchTensor): number {
+  return t.dtype === 'int64' ? 8 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4;
+}
+
 /**
- * Reads every tensor's values once, so that a bad view or a missing storage is found at load time; the bytes the
- * values take, all tensors together, must stay within `maxBytes` (checked before each tensor is read).
+ * Reads every tensor's values once, so that a bad view or a missing storage is found at load time. The bytes the
+ * values take, all tensors together, must stay within `maxBytes` (default four times the bytes of the storages
+ * plus 64 MiB), checked before anything is read.
  */
-function materialise(root: PyValue, name: string, maxBytes: number): void {
-  let total = 0;
+function materialise(root: PyValue, name: string, maxBytes: number | undefined): void {
+  const tensors: TorchTensor[] = [];
   const seen = new Set<object>();
   const todo: PyValue[] = [root];
   while (todo.length > 0) {
     const v = todo.pop()!;
     if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
-    if (v instanceof TorchTensor) {
-      total += v.numel * (v.dtype === 'int64' ? 8 : v.dtype === 'uint8' || v.dtype === 'bool' ? 1 : 4);
-      if (!(total <= maxBytes)) {
-        throw new Error(
-          `torch file '${name}': its tensors take more than ${formatBytes(maxBytes)} once read (a tensor of shape [${v.shape}] on storage '${v.storage.key}' ` +
-            `of ${v.storage.numel} elements brings them to ${formatBytes(total)}); raise maxTensorBytes if the file is genuine`,
-        );
-      }
-      try {
-        v.values();
-      } catch (e) {
-        throw new Error(`torch file '${name}': ${(e as Error).message}`);
-      }
-    } else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    if (v instanceof TorchTensor) tensors.push(v);
+    else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
     else if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
     else if (v instanceof PyObject) {
       for (const x of v.dict.values()) todo.push(x);
       if (v.state !== undefined) todo.push(v.state);
+    }
+  }
+  const storages = new Set(tensors.map((t) => t.storage));
+  const limit = maxBytes ?? 4 * [...storages].reduce((a, s) => a + s.numel * ELEMENT_BYTES[s.dtype], 0) + 64 * 2 ** 20;
+  let total = 0;
+  for (const t of tensors) {
+    total += t.numel * valueBytes(t);
+    // `!(<=)` also catches a shape whose element count overflows to Infinity or NaN.
+    if (!(total <= limit)) {
+      throw new Error(
+        `torch file '${name}': its tensors take more than ${formatBytes(limit)} once read (a tensor of shape [${t.shape}] on storage '${t.storage.key}' ` +
+          `of ${t.storage.numel} elements brings them to ${formatBytes(total)}); raise maxTensorBytes if the file is genuine`,
+      );
+    }
+  }
+  for (const t of tensors) {
+    try {
+      t.values();
+    } catch (e) {
+      throw new Error(`torch file '${name}': ${(e as Error).message}`);
     }
   }
 }
