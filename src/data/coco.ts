@@ -1,10 +1,11 @@
 // COCO object detection annotations (`instances_*.json`): images, annotations with [x, y, w, h]
 // boxes, categories with arbitrary ids mapped to contiguous labels 1..C.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { checkBox, finishDataset, FolderIndex, fmt, mapLimit, ProblemLog, SampleBuilder, sizeOrProblem } from './check.js';
 import { DatasetError, type Dataset, type ReadOptions, type Sample } from './types.js';
 import { listNames } from './voc.js';
+import { indexFileLimit, readTextFile, TextFileError } from './text-file.js';
 
 /** Options of {@link loadCoco}. */
 export interface CocoOptions extends ReadOptions {
@@ -22,13 +23,23 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses JSON, turning a syntax error into a problem with its line and column. */
-export function parseJsonFile(file: string, log: ProblemLog): unknown {
+/**
+ * Parses a JSON file of at most `maxIndexFileBytes`, turning an unreadable file, bytes that are not UTF-8 or a
+ * syntax error into a problem with its line.
+ */
+export function parseJsonFile(file: string, log: ProblemLog, options: Pick<CocoOptions, 'maxIndexFileBytes'> = {}): unknown {
   if (!existsSync(file)) {
     log.add({ file, message: 'file not found' });
     return undefined;
   }
-  const textContent = readFileSync(file, 'utf8');
+  let textContent: string;
+  try {
+    textContent = readTextFile(file, indexFileLimit(options));
+  } catch (e) {
+    if (!(e instanceof TextFileError)) throw e;
+    log.add({ file, message: e.message, ...(e.line !== undefined ? { line: e.line } : {}) });
+    return undefined;
+  }
   if (textContent.trim().length === 0) {
     log.add({ file, message: 'empty JSON file' });
     return undefined;
@@ -58,7 +69,7 @@ export function parseJsonFile(file: string, log: ProblemLog): unknown {
 export async function loadCoco(file: string, options: CocoOptions = {}): Promise<Dataset> {
   file = resolve(file);
   const log = new ProblemLog();
-  const doc = parseJsonFile(file, log);
+  const doc = parseJsonFile(file, log, options);
   if (doc === undefined) throw new DatasetError(`COCO ${file}`, log.problems);
   const fatal = (field: string, message: string) => {
     log.add({ file, field, message });

@@ -67,6 +67,13 @@ export interface ReadOptions {
   classNames?: string[];
   /** Also read every image's header and check its size against the annotation (slower). Default false. */
   checkImageSizes?: boolean;
+  /** The largest annotation file of one image read (VOC XML, YOLO label file). Default 4 MiB; larger is a problem of that sample. */
+  maxAnnotationFileBytes?: number;
+  /**
+   * The largest dataset-wide file read (split and image lists, classes.txt, data.yaml, COCO JSON). Default 512 MiB
+   * (about the longest string JavaScript holds).
+   */
+  maxIndexFileBytes?: number;
 }
 
 /** Formats a problem as `file:line: field: message`. */

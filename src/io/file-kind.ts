@@ -139,11 +139,33 @@ export function formatBytes(n: number): string {
   return `${n} byte${n === 1 ? '' : 's'}`;
 }
 
+/** How `checkRegularFile` and `readRegularFile` name the file and its limit in messages. */
+export interface FileLimit {
+  /** The largest file read, in bytes. */
+  maxBytes: number;
+  /** What the file should be, e.g. 'model file', 'annotation file'. Default 'model file'. */
+  what?: string;
+  /** The option that raises the limit, named in the message. Default 'maxBytes'. */
+  option?: string;
+}
+
+function article(noun: string): string {
+  return /^[aeiou]/i.test(noun) ? `an ${noun}` : `a ${noun}`;
+}
+
+function checkStat(path: string, st: Stats, limit: FileLimit): void {
+  const what = limit.what ?? 'model file';
+  if (!st.isFile()) throw new Error(`${path} is ${fileType(st)}, not ${article(what)}`);
+  if (st.size > limit.maxBytes) {
+    throw new Error(`${path} is ${formatBytes(st.size)}, more than the ${formatBytes(limit.maxBytes)} ${article(what)} may have (the ${limit.option ?? 'maxBytes'} option raises the limit)`);
+  }
+}
+
 /**
- * Checks that `path` is a regular file of at most `maxBytes`, without opening it (opening a FIFO blocks, reading
+ * Checks that `path` is a regular file within the limit, without opening it (opening a FIFO blocks, reading
  * /dev/zero never ends). Returns its stat. Errors name the file and say what it is.
  */
-export function checkRegularFile(path: string, maxBytes: number, what = 'model file'): Stats {
+export function checkRegularFile(path: string, limit: FileLimit): Stats {
   let st: Stats;
   try {
     st = statSync(path);
@@ -153,10 +175,7 @@ export function checkRegularFile(path: string, maxBytes: number, what = 'model f
     if (code === 'EACCES') throw new Error(`${path}: permission denied`);
     throw new Error(`${path}: cannot read it (${(e as Error).message})`);
   }
-  if (!st.isFile()) throw new Error(`${path} is ${fileType(st)}, not a ${what}`);
-  if (st.size > maxBytes) {
-    throw new Error(`${path} is ${formatBytes(st.size)}, more than the ${formatBytes(maxBytes)} a ${what} may have (the maxBytes option raises the limit)`);
-  }
+  checkStat(path, st, limit);
   return st;
 }
 
@@ -164,14 +183,13 @@ export function checkRegularFile(path: string, maxBytes: number, what = 'model f
  * Reads a whole file after `checkRegularFile`, exactly as many bytes as it had when checked (a file that grows
  * while read, or is swapped for a device, cannot make the read go on). Errors name the file.
  */
-export function readRegularFile(path: string, maxBytes: number, what = 'model file'): Uint8Array {
-  checkRegularFile(path, maxBytes, what);
+export function readRegularFile(path: string, limit: FileLimit): Uint8Array {
+  checkRegularFile(path, limit);
   // O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening it must not wait for a writer.
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is ${fileType(st)}, not a ${what}`);
-    if (st.size > maxBytes) throw new Error(`${path} is ${formatBytes(st.size)}, more than the ${formatBytes(maxBytes)} a ${what} may have (the maxBytes option raises the limit)`);
+    checkStat(path, st, limit);
     const bytes = new Uint8Array(st.size);
     let done = 0;
     while (done < st.size) {
@@ -190,6 +208,6 @@ export function readRegularFile(path: string, maxBytes: number, what = 'model fi
  * limit, and tells what it is. Errors name the file and what is wrong.
  */
 export function readModelFile(path: string, options: ModelFileOptions = {}): ModelFile {
-  const bytes = readRegularFile(path, options.maxBytes ?? DEFAULT_MAX_MODEL_FILE_BYTES);
+  const bytes = readRegularFile(path, { maxBytes: options.maxBytes ?? DEFAULT_MAX_MODEL_FILE_BYTES });
   return { bytes, kind: detectModelFileKind(bytes.subarray(0, 65536), bytes.byteLength) };
 }
