@@ -72,10 +72,12 @@ export const command: Command = {
     const batch = intFlag('eval', 'batch', stringFlag(args, 'batch'), 8, 1);
 
     const split = stringFlag(args, 'split') ?? defaultEvalSplit(data[0]!);
-    const dataset = await loadDataset(data.length === 1 ? data[0]! : data, { split, skipBad: booleanFlag(args, 'skip-bad') });
+    const skipBad = booleanFlag(args, 'skip-bad');
+    const dataset = await loadDataset(data.length === 1 ? data[0]! : data, { split, skipBad });
     if (dataset.skipped > 0) console.error(`skipped ${dataset.skipped} bad sample${dataset.skipped > 1 ? 's' : ''} (--skip-bad)`);
 
     let evaluation: Evaluation;
+    let undecodable = 0;
     if (detections !== undefined) {
       evaluation = evaluateResults(readCocoResults(detections, dataset), dataset, metric);
     } else {
@@ -86,17 +88,20 @@ export const command: Command = {
           metric,
           batch,
           workers,
+          skipBad,
           onProgress: (done, total) => {
             if (tty) process.stderr.write(`\r\x1b[2Kevaluating ${done}/${total} images`);
           },
         });
         if (tty) process.stderr.write('\n');
         evaluation = r.evaluation;
+        for (const bad of r.skipped) console.error(`skipped ${bad.message} (--skip-bad)`);
+        undecodable = r.skipped.length;
       } finally {
         await model.dispose();
       }
     }
-    console.log(`${dataset.samples.length} images of ${data.join(' + ')}${split ? ` (${split})` : ''}`);
+    console.log(`${dataset.samples.length - undecodable} images of ${data.join(' + ')}${split ? ` (${split})` : ''}`);
     console.log(formatEvaluation(evaluation));
     const json = stringFlag(args, 'json');
     if (json !== undefined) writeFileSync(json, JSON.stringify(evaluationJson(evaluation), null, 2) + '\n');

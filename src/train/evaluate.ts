@@ -6,8 +6,8 @@
  * augmentation) in the parallel loader, the network runs on batches, and detections are made as
  * the reference evaluates: min score 0.01, NMS IoU 0.45, top 200, in pixels of the original image.
  */
-import { readFileSync } from 'node:fs';
-import { DataLoader } from '../data/loader.js';
+import { DataLoader, type SkippedSample } from '../data/loader.js';
+import { indexFileLimit, readTextFile } from '../data/text-file.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { evaluateDetections } from '../eval/evaluate.js';
 import type { Evaluation, ImageResult, Metric } from '../eval/types.js';
@@ -40,6 +40,11 @@ export interface EvaluateModelOptions {
   topK?: number;
   /** Called after each batch with images done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave out images that cannot be decoded (truncated, not an image, too large), with their ground truth, and
+   * list them in the result's `skipped`. Default false: such an image stops the evaluation, naming the file.
+   */
+  skipBad?: boolean;
 }
 
 /** Detections of one image in pixels: `[xmin, ymin, xmax, ymax]` rows, dataset labels (1-based), scores. */
@@ -70,8 +75,20 @@ function groundTruth(s: Sample): ImageResult['groundTruth'] {
   return { boxes: s.boxes, labels: s.labels, difficult: s.difficult };
 }
 
-/** Runs `model` on every image of `dataset` and evaluates its detections with `opts.metric`. */
-export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'samples' | 'classNames'>, opts: EvaluateModelOptions): Promise<{ evaluation: Evaluation; detections: ImageDetections[] }> {
+/** What {@link evaluateModel} returns. */
+export interface ModelEvaluation {
+  evaluation: Evaluation;
+  /** Detections per sample of the dataset, in its order; undefined for a skipped sample. */
+  detections: ImageDetections[];
+  /** Images left out because they cannot be decoded (only with skipBad; empty otherwise). */
+  skipped: SkippedSample[];
+}
+
+/**
+ * Runs `model` on every image of `dataset` and evaluates its detections with `opts.metric`. With `skipBad`, images
+ * that cannot be decoded are left out of the evaluation (detections and ground truth) and listed in `skipped`.
+ */
+export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'samples' | 'classNames'>, opts: EvaluateModelOptions): Promise<ModelEvaluation> {
   const { width, height } = model.config.inputSize;
   if (width !== height) throw new Error(`evaluation: the loader makes square inputs, the model takes ${width}x${height}`);
   const mapping = classMapping(model.config.classNames, dataset.classNames);
@@ -84,6 +101,7 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
     shuffle: false,
     normalization: model.config.normalization,
     workers: opts.workers,
+    skipBad: opts.skipBad ?? false,
   });
   const detections: ImageDetections[] = new Array(dataset.samples.length);
   let done = 0;
@@ -111,15 +129,19 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
         });
         detections[s] = { id: dataset.samples[s]!.id, boxes, labels, scores: sc };
       }
-      done += b.size;
+      done += b.size + b.skipped.length;
       opts.onProgress?.(done, dataset.samples.length);
     }
   } finally {
     await loader.close();
   }
-  const images: ImageResult[] = dataset.samples.map((s, i) => ({ detections: detections[i]!, groundTruth: groundTruth(s) }));
+  const left = new Set(loader.skipped.map((s) => s.sampleIndex));
+  const images: ImageResult[] = [];
+  dataset.samples.forEach((s, i) => {
+    if (!left.has(i)) images.push({ detections: detections[i]!, groundTruth: groundTruth(s) });
+  });
   const evaluation = evaluateDetections(images, { metric: opts.metric, numClasses: dataset.classNames.length, classNames: dataset.classNames });
-  return { evaluation, detections };
+  return { evaluation, detections, skipped: loader.skipped };
 }
 
 /** One entry of a COCO results file. */
@@ -139,7 +161,7 @@ interface CocoResult {
 export function readCocoResults(path: string, dataset: Pick<Dataset, 'samples' | 'classNames'>): ImageDetections[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(readTextFile(path, indexFileLimit({})));
   } catch (e) {
     throw new Error(`${path}: cannot read detections: ${(e as Error).message}`);
   }
