@@ -1,27 +1,23 @@
-// Model files given where another kind is expected, things that are not files, truncated files, NaN weights:
+// Model files given where another kind is expected, things that are not files, truncated files, NaN weights
+// (importing a .pth with NaN weights: test/nn/import/non-finite.test.ts):
 // each is refused before memory is spent, with an error that names the file and says what it is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ONNX } from '../../src/graph/index.js';
 import { detectModelFileKind, readModelFile } from '../../src/io/file-kind.js';
-import { importTorchWeights } from '../../src/io/import.js';
 import { findNonFinite } from '../../src/io/non-finite.js';
 import { encodeSafetensors, readSafetensors } from '../../src/io/safetensors.js';
 import { loadTorchFile } from '../../src/io/torch/load.js';
 import { unpickle } from '../../src/io/torch/pickle.js';
-import type { TorchTensor } from '../../src/io/torch/tensor.js';
-import { ZipArchive } from '../../src/io/torch/zip.js';
-import { writeZip } from './zip-writer.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const torchFixture = (name: string) => join(fixtures, 'torch', name);
 const onnxFixture = join(fixtures, 'onnx', 'conv_torch.onnx');
-const tiny = (c: number) => Math.max(2, c >> 7);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function withDir(fn: (dir: string) => void): void {
@@ -69,7 +65,7 @@ test('an ONNX or PyTorch file given as a safetensors model file says what it is 
     writeFileSync(model, safetensorsBytes);
     assert.throws(() => loadTorchFile(model), /model\.safetensors is a safetensors model file, not a PyTorch weights file: an ssd-ts model file needs no import: use it as it is \(--weights\)/);
   });
-  assert.throws(() => importTorchWeights(onnxFixture), /conv_torch\.onnx is an ONNX model file, not a PyTorch weights file: give the PyTorch \.pth file the ONNX model was exported from/);
+  assert.throws(() => loadTorchFile(onnxFixture), /conv_torch\.onnx is an ONNX model file, not a PyTorch weights file: give the PyTorch \.pth file the ONNX model was exported from/);
 });
 
 test('/dev/zero, a FIFO and a directory are refused before a byte is read', { skip: process.platform === 'win32' ? 'no /dev/zero or FIFOs' : false, timeout: 20_000 }, () => {
@@ -140,27 +136,6 @@ test('findNonFinite finds the first NaN or infinity and counts them, as Number.i
   // Integer tensors of a safetensors file are skipped; float ones are checked.
   const file = readSafetensors(encodeSafetensors({ steps: { shape: [1], data: new BigInt64Array([5n]) }, w: { shape: [3], data: new Float32Array([0, -Infinity, 1]) } }));
   assert.deepEqual(findNonFinite(file.tensors), { tensor: 'w', index: 1, value: -Infinity, count: 1 });
-});
-
-test('importing a .pth with a NaN weight is refused, naming the tensor and the element', () => {
-  // A real torch.save state_dict with one element of base.conv1_1.weight set to NaN (and its CRC fixed).
-  const bytes = Uint8Array.from(readFileSync(torchFixture('ssd300_state_dict_zip.pth')));
-  const root = loadTorchFile(bytes).root as Map<string, TorchTensor>;
-  const conv = root.get('base.conv1_1.weight')!;
-  const zip = new ZipArchive(bytes, 'state_dict');
-  const entries = [...zip.entries.keys()].map((name) => {
-    const data = zip.read(name).slice();
-    if (name.endsWith(`/data/${conv.storage.key}`)) new DataView(data.buffer).setFloat32(4 * (conv.storageOffset + 7), NaN, true);
-    return { name, data };
-  });
-  const broken = writeZip(entries);
-  assert.throws(
-    () => importTorchWeights(broken, { name: 'nan.pth', channels: tiny }),
-    /^Error: import 'nan\.pth': tensor 'base\.conv1_1\.weight' holds NaN at element 7 \[0, 0, 2, 1\] of shape \[2, 3, 3, 3\]; weights must be finite numbers/,
-  );
-  // The same file unbroken imports.
-  assert.equal(importTorchWeights(writeZip([...zip.entries.keys()].map((name) => ({ name, data: zip.read(name) }))), { channels: tiny }).weights.size, 71);
-  assert.ok(!existsSync('nan.pth'));
 });
 
 test('a tensor expanded through a zero stride cannot make the reader allocate gigabytes', () => {

@@ -11,7 +11,7 @@ import { generateShapesDataset } from '../../src/data/synthetic.js';
 import type { Dataset } from '../../src/data/types.js';
 import { SSD } from '../../src/nn/model.js';
 import { evaluateModel } from '../../src/train/evaluate.js';
-import { modelConfig } from '../../src/train/model.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 
 let dir = '';
 let dataset: Dataset;
