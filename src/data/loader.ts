@@ -396,6 +396,7 @@ export class DataLoader {
     const cell = this.cells[position % this.cells.length]!;
     if (!cell.done && this.workers.length === 0) {
       const i = this.queue.findIndex((r) => r.cell === position % this.cells.length);
+      if (i < 0) throw new Error(`data loader: position ${position} was never queued`);
       const [req] = this.queue.splice(i, 1);
       this.complete(await runRequest(this.opts.samples, this.config, this.ring.views, req!));
     }
@@ -410,6 +411,7 @@ export class DataLoader {
    * (with skipBad), until the batch is full or the stream ends. Undefined when no batch can be made.
    */
   private async fill(stream: Int32Array, cursor: { next: number; dispatched: number }, epoch: number, index: number): Promise<Batch | undefined> {
+    if (cursor.next >= stream.length) return undefined;
     const B = this.batchSize;
     const P = this.numPriors;
     const imgLen = 3 * this.inputSize * this.inputSize;

@@ -79,7 +79,7 @@ function groundTruth(s: Sample): ImageResult['groundTruth'] {
 export interface ModelEvaluation {
   evaluation: Evaluation;
   /** Detections per sample of the dataset, in its order; undefined for a skipped sample. */
-  detections: ImageDetections[];
+  detections: Array<ImageDetections | undefined>;
   /** Images left out because they cannot be decoded (only with skipBad; empty otherwise). */
   skipped: SkippedSample[];
 }
@@ -103,7 +103,7 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
     workers: opts.workers,
     skipBad: opts.skipBad ?? false,
   });
-  const detections: ImageDetections[] = new Array(dataset.samples.length);
+  const detections = new Array<ImageDetections | undefined>(dataset.samples.length);
   let done = 0;
   try {
     for await (const b of loader.epoch(0)) {

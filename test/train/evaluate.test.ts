@@ -43,7 +43,7 @@ test('skipBad leaves an undecodable image out of the evaluation, names it, and s
   // The reference: the same model on the dataset without that image.
   const rest = { ...dataset, samples: dataset.samples.filter((_, i) => i !== 2) };
   const ref = await evaluateModel(model, rest, { metric: 'voc07', batch: 4, workers: 1, minScore: 0.2 });
-  assert.ok(ref.detections.reduce((n, d) => n + d.labels.length, 0) > 0, 'the comparison has detections to compare');
+  assert.ok(ref.detections.reduce((n, d) => n + d!.labels.length, 0) > 0, 'the comparison has detections to compare');
   assert.deepEqual(r.evaluation.apPerClass, ref.evaluation.apPerClass);
   assert.equal(r.evaluation.map, ref.evaluation.map);
   assert.deepEqual(r.detections.filter((d) => d !== undefined), ref.detections);
