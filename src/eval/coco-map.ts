@@ -315,6 +315,8 @@ export function cocoAveragePrecision(images: readonly ImageResult[], options: Co
       const positives = matches.ordinary[a * numClasses + c - 1];
       if (positives === 0) continue;
       for (let m = 0; m < steps.length; m++) {
+        // The summary reads the smaller maxDets (AR1, AR10) for all areas only; pycocotools computes them, unread.
+        if (a > 0 && m < steps.length - 1) continue;
         for (let t = 0; t < T; t++) {
           const { n, truePositives } = sweep(matches, ranked, a, t, steps[m], positives, recall, precision);
           const i = acc.index(a, m, t, c);
