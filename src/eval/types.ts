@@ -6,7 +6,8 @@
 export interface DetectionSet {
   /**
    * Boxes `[xmin, ymin, xmax, ymax]`, length 4*n. An inverted box (xmax < xmin or ymax < ymin)
-   * overlaps nothing and so counts as a false positive, as in the reference.
+   * overlaps nothing and so counts as a false positive, as in the reference; for 'coco' its area
+   * (width x height) is negative, outside every area range, and so it is ignored, as in pycocotools.
    */
   boxes: ArrayLike<number>;
   /** Class of each box, 1..numClasses (0 is background and never a detection), length n. */
@@ -67,11 +68,11 @@ export interface EvaluationBase {
   metric: Metric;
   /** Mean of the non-null `apPerClass`; null when no class has ground truth. */
   map: number | null;
-  /** AP of each class 1..numClasses; null means the class has no (non-difficult) ground truth. */
+  /** AP of each class 1..numClasses; null means the class has no ground truth (difficult and crowd not counted). */
   apPerClass: (number | null)[];
   /** Names of classes 1..numClasses (`classNames` as given, else 'class 1', 'class 2', ...). */
   classNames: string[];
-  /** Non-difficult ground-truth objects per class (the recall denominators). */
+  /** Ground-truth objects per class that are neither difficult nor crowd regions (the recall denominators). */
   numGroundTruth: number[];
   /** Detections per class that took part (for 'coco', after the maxDets cut). */
   numDetections: number[];
