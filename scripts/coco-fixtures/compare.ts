@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateDetections } from '../../src/eval/evaluate.js';
-import { evaluateResults, readCocoResults } from '../../src/train/evaluate.js';
+import { readCocoResults } from '../../src/train/coco-results.js';
+import { evaluateResults } from '../../src/train/evaluate.js';
 import { FIXTURE_SETS, fixtureImages, loadFixtureDataset, readFixtureSet, statsOf } from '../../test/fixtures/coco-sets.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ssd-coco-compare-'));

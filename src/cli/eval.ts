@@ -7,8 +7,8 @@ import { detectFormat, loadDataset } from '../data/dataset.js';
 import { formatEvaluation } from '../eval/format.js';
 import type { Evaluation, Metric } from '../eval/types.js';
 import { SSD } from '../nn/model.js';
-import { cocoResultsOf } from '../train/coco-results.js';
-import { evaluateModel, evaluateResults, evaluationJson, readCocoResults } from '../train/evaluate.js';
+import { cocoResultsOf, readCocoResults } from '../train/coco-results.js';
+import { evaluateModel, evaluateResults, evaluationJson } from '../train/evaluate.js';
 
 const flags: FlagSpec = {
   weights: { type: 'string' },

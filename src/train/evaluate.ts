@@ -1,6 +1,6 @@
 /**
  * Evaluating a model on a dataset split (used by the trainer's periodic evaluation and `ssd eval`),
- * and scoring detections made elsewhere (COCO results JSON, read in ./coco-results.ts).
+ * and scoring detections made elsewhere (COCO results JSON, read by ./coco-results.ts).
  *
  * Images go through the evaluation transform (resize to the model's input, normalise; no
  * augmentation) in the parallel loader, the network runs on batches, and detections are made as
@@ -10,8 +10,6 @@ import { DataLoader } from '../data/loader.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { evaluateDetections } from '../eval/evaluate.js';
 import type { CocoSummary, Evaluation, ImageResult, Metric } from '../eval/types.js';
-
-export { readCocoResults } from './coco-results.js';
 
 /** What evaluation needs of a model (`SSD` fits). */
 export interface Predictor {

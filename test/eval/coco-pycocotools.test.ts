@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateDetections, formatEvaluation } from '../../src/eval/index.js';
 import type { CocoEvaluation } from '../../src/eval/types.js';
-import { evaluateResults, readCocoResults } from '../../src/train/evaluate.js';
+import { readCocoResults } from '../../src/train/coco-results.js';
+import { evaluateResults } from '../../src/train/evaluate.js';
 import { FIXTURE_SETS, fixtureImages, loadFixtureDataset, readFixtureSet, STAT_NAMES, statsOf, type FixtureSet } from '../fixtures/coco-sets.js';
 
 // Measured differences are ~1e-16 (summation order); the brief asks for 1e-4.

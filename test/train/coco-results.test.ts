@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/dataset.js';
 import type { CocoEvaluation } from '../../src/eval/types.js';
-import { cocoResultsOf, detectionsToCocoResults, resultsNaming, type DetectedImage } from '../../src/train/coco-results.js';
-import { evaluateResults, evaluationJson, readCocoResults } from '../../src/train/evaluate.js';
+import { cocoResultsOf, detectionsToCocoResults, readCocoResults, resultsNaming, type DetectedImage } from '../../src/train/coco-results.js';
+import { evaluateResults, evaluationJson } from '../../src/train/evaluate.js';
 import { loadFixtureDataset, readFixtureSet, statsOf } from '../fixtures/coco-sets.js';
 import { fixture } from '../data/helpers.js';
 
