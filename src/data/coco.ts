@@ -63,7 +63,8 @@ export function parseJsonFile(file: string, log: ProblemLog, options: Pick<CocoO
  * Reads a COCO instances JSON. Categories become labels 1..C in the order of their ids (the names
  * in Dataset.classNames, the original ids in Dataset.categoryIds for exporting results); with
  * `classNames` given, categories are matched to it by name instead. `iscrowd` regions are kept with
- * difficult = 1 (evaluation ignores them). Boxes [x, y, w, h] become [x, y, x+w, y+h] pixels.
+ * crowd = 1 and difficult = 1 (training drops them, evaluation ignores them), each annotation's `area`
+ * (box area where absent) in Sample.area. Boxes [x, y, w, h] become [x, y, x+w, y+h] pixels.
  * Sample ids are the COCO image ids as strings. Images without annotations are kept (no boxes).
  */
 export async function loadCoco(file: string, options: CocoOptions = {}): Promise<Dataset> {
@@ -173,9 +174,15 @@ export async function loadCoco(file: string, options: CocoOptions = {}): Promise
     if (bad >= 0) return void problem(`bbox[${bad}]`, `not a number: ${JSON.stringify(bbox[bad])}`);
     const [x, y, w, h] = bbox as number[];
     if (w <= 0 || h <= 0) return void problem('bbox', `width ${fmt(w)} and height ${fmt(h)} must be positive`);
+    // COCO's area is the segmentation's (evaluation's small / medium / large); without one, the box's.
+    let area = w * h;
+    if (a.area !== undefined) {
+      if (typeof a.area !== 'number' || !Number.isFinite(a.area) || a.area < 0) return void problem('area', `must be a number >= 0, got ${JSON.stringify(a.area)}`);
+      area = a.area;
+    }
     const written = `[x ${fmt(x)}, y ${fmt(y)}, width ${fmt(w)}, height ${fmt(h)}]`;
     if (checkBox(log, file, `${field}.bbox`, entry.id, undefined, written, x, y, x + w, y + h, entry.width, entry.height) && label > 0) {
-      entry.builder.add(x, y, x + w, y + h, label, crowd);
+      entry.builder.add(x, y, x + w, y + h, label, crowd, { crowd, area });
     }
   });
 

@@ -18,8 +18,18 @@ export interface Sample {
   boxes: Float32Array;
   /** n class labels in 1..C (index into Dataset.classNames plus one; 0 is the background). */
   labels: Int32Array;
-  /** n flags: 1 for VOC `difficult` objects and COCO `iscrowd` regions, which evaluation ignores. */
+  /**
+   * n flags: 1 for VOC `difficult` objects and COCO `iscrowd` regions. The VOC metrics ignore both;
+   * training on COCO drops the crowd regions.
+   */
   difficult: Uint8Array;
+  /** COCO only: n flags, 1 for `iscrowd` regions, which COCO evaluation scores by pycocotools' crowd rule. */
+  crowd?: Uint8Array;
+  /**
+   * COCO only: n areas in pixels² from the annotations' `area` field (the segmentation's area), which
+   * put objects in COCO evaluation's small / medium / large ranges. Absent: the box areas.
+   */
+  area?: Float64Array;
 }
 
 /** One thing wrong with a dataset, found while reading it. */

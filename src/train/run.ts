@@ -95,7 +95,10 @@ function withoutDifficult(sample: Sample): Sample {
   sample.difficult.forEach((d, i) => d === 0 && keep.push(i));
   const boxes = new Float32Array(4 * keep.length);
   keep.forEach((k, j) => boxes.set(sample.boxes.subarray(4 * k, 4 * k + 4), 4 * j));
-  return { ...sample, boxes, labels: Int32Array.from(keep, (k) => sample.labels[k]!), difficult: new Uint8Array(keep.length) };
+  const kept: Sample = { ...sample, boxes, labels: Int32Array.from(keep, (k) => sample.labels[k]!), difficult: new Uint8Array(keep.length) };
+  if (sample.crowd) kept.crowd = new Uint8Array(keep.length);
+  if (sample.area) kept.area = Float64Array.from(keep, (k) => sample.area![k]!);
+  return kept;
 }
 
 /** The validation split: `valDataset`, or `valData` (default the training data) with `valSplit` (default per format). */
