@@ -205,6 +205,8 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
     seed: s.seed,
     workers: o.workers,
     normalization: config.normalization,
+    skipBad: s.skipBad,
+    skipIds: state.skippedIds ?? [],
   });
   if (loader.batchesPerEpoch === 0) {
     await loader.close();
@@ -259,7 +261,9 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
       if (completedAt === state.step) return completed;
       const n = Math.min(s.calibrationImages, dataset.samples.length);
       const batches = async function* (): AsyncGenerator<{ images: Float32Array; size: number }> {
-        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, normalization: config!.normalization });
+        // Statistics over up to n images: one that cannot be decoded is left out here whatever skipBad says (the
+        // training loader applies that choice).
+        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, normalization: config!.normalization, skipBad: true });
         yield* calibration.epoch(0);
       };
       completed = await completeWeights(network, session.parameters(), buffers, batches, o.threads === undefined ? {} : { threads: o.threads });
