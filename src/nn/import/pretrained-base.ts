@@ -2,9 +2,9 @@
 // tutorial's start), SSDLite320-MobileNetV2 from torchvision's MobileNetV2 (as torchvision's SSDLite recipe starts
 // from ImageNet weights). Which model takes which is the registry's `pretrainedBase`; what to expect is the
 // network's own parameter list under the base's prefix.
-import { readFileSync } from 'node:fs';
+import { readModelFile } from '../../io/file-kind.js';
+import { assertFiniteWeights } from '../../io/non-finite.js';
 import { readSafetensors } from '../../io/safetensors.js';
-import { isZip } from '../../io/torch/zip.js';
 import { CONFIG_KEY } from '../model.js';
 import { MODELS, type PretrainedBaseKind } from '../models/index.js';
 import { VGGFeatureExtractor } from '../models/vgg.js';
@@ -97,17 +97,18 @@ export function loadPretrainedBase(file: string, network: SSDNetwork): Map<strin
   const wrong = (what: string): Error =>
     new Error(`pretrained base '${file}' is ${what}; ${network.architecture} starts from ${base.what}: ${base.save}, given as it is or converted by ssd import`);
   const expected = network.parameters().filter((p) => p.name.startsWith(base.prefix));
-  const bytes = readFileSync(file);
+  const { bytes, kind: fileKind } = readModelFile(file);
 
   let values: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>;
   let from: (name: string) => string = (name) => name;
-  if (isZip(bytes) || bytes[0] === 0x80) {
+  if (fileKind.startsWith('torch-')) {
     const { tensors, moduleObject } = readTorchTensors(bytes, { name: file });
     const detected = detectSource([...tensors.keys()], moduleObject);
     if (detected !== undefined && detected !== kind) throw wrong(describeSource(detected));
     if (kind === 'mobilenet-v2') {
       const r = convertMobileNetV2(tensors, expected, `${network.architecture}'s backbone`);
       if (r.problems.length > 0) throw new Error(`pretrained base '${file}' (torchvision's mobilenet_v2 state_dict): ${listProblems(r.problems)}`);
+      assertFiniteWeights(r.weights, `pretrained base '${file}'`);
       return r.weights;
     }
     const r = convert('vgg16', tensors, file, { channels: vggChannels(network) });
@@ -115,8 +116,7 @@ export function loadPretrainedBase(file: string, network: SSDNetwork): Map<strin
     from = (name) => `${name} (converted from vgg16)`;
   } else {
     const { tensors, metadata } = readSafetensors(bytes, { name: file });
-    const fileKind = metadata['ssd.kind'];
-    const other = (Object.keys(PRETRAINED_BASES) as PretrainedBaseKind[]).find((k) => k !== kind && PRETRAINED_BASES[k].fileKind === fileKind);
+    const other = (Object.keys(PRETRAINED_BASES) as PretrainedBaseKind[]).find((k) => k !== kind && PRETRAINED_BASES[k].fileKind === metadata['ssd.kind']);
     if (other) throw wrong(`a base-only file of ${PRETRAINED_BASES[other].what}`);
     const architecture = modelFileArchitecture(metadata[CONFIG_KEY]);
     if (architecture !== undefined && MODELS.get(architecture)?.pretrainedBase !== kind) throw wrong(`a model file of ${architecture}, whose backbone is not ${base.what}`);
@@ -134,6 +134,7 @@ export function loadPretrainedBase(file: string, network: SSDNetwork): Map<strin
     else out.set(p.name, t.data);
   }
   if (problems.length) throw new Error(`pretrained base '${file}': ${listProblems(problems)}`);
+  assertFiniteWeights(out, `pretrained base '${file}'`);
   return out;
 }
 
