@@ -48,7 +48,10 @@ function upperBound(values: Float32Array, v: number): number {
   return lo;
 }
 
-/** The priors of a config, arranged to find the best prior of a box quickly (see the file header). */
+/**
+ * The priors of a config, arranged to find the best prior of a box quickly (see the file header). Holds scratch
+ * buffers, like the Matcher: one grid serves one caller at a time.
+ */
 export class PriorGrid {
   /** The priors as `[cx, cy, w, h]` rows (generatePriors). */
   readonly cxcy: Float32Array;

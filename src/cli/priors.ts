@@ -2,7 +2,7 @@
 // Parses and prints only: the measuring is src/boxes (measurePriorFit, suggestPriors), the picture src/draw.
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { booleanFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
+import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { GOOD_PRIOR_FIT, fitSummary, measurePriorFit, type PriorFit, type PriorFitSummary } from '../boxes/prior-fit.js';
 import { suggestPriors, type PriorSuggestion } from '../boxes/prior-suggest.js';
@@ -161,7 +161,7 @@ export const command: Command = {
     const out = v('out');
     if (out !== undefined && !out.toLowerCase().endsWith('.png')) throw new UsageError(`ssd priors: --out writes a PNG; give a .png file name, got '${out}'`);
     const threshold = numberFlag('priors', 'match-threshold', v('match-threshold'), 0.5, 0.01, 1);
-    const inputSize = v('input-size') === undefined ? undefined : numberFlag('priors', 'input-size', v('input-size'), 0, 32, 2048);
+    const inputSize = v('input-size') === undefined ? undefined : intFlag('priors', 'input-size', v('input-size'), 0, 32, 2048);
 
     const dataset: Dataset | undefined = data ? await loadDataset(data.length === 1 ? data[0]! : data, { split: v('split'), skipBad: booleanFlag(args, 'skip-bad') }) : undefined;
     let config: ModelConfig;
