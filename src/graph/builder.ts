@@ -477,6 +477,10 @@ export class Graph {
   reduceMean(x: Tensor, axes: number[], keepDims = false): Tensor {
     return this.reduce('ReduceMean', 'reduceMean', x, axes, keepDims);
   }
+  /** Sum of squares over `axes` (one pass, no squared copy). */
+  reduceSumSquare(x: Tensor, axes: number[], keepDims = false): Tensor {
+    return this.reduce('ReduceSumSquare', 'reduceSumSquare', x, axes, keepDims);
+  }
   reduceMax(x: Tensor, axes: number[], keepDims = false): Tensor {
     return this.reduce('ReduceMax', 'reduceMax', x, axes, keepDims);
   }
@@ -783,8 +787,9 @@ export class Graph {
 
   /**
    * Batch normalisation over [N, C, ...] with per-channel scale, bias, mean, variance [C]. Training mode uses
-   * the batch's statistics (built from primitive ops, so its gradient follows from theirs) and also returns
-   * the updated running statistics; inference mode is one ONNX BatchNormalization node.
+   * the batch's statistics (computed in the graph, the input then normalised by an inference-mode node, with its
+   * own gradient rule) and also returns the updated running statistics; inference mode is one ONNX
+   * BatchNormalization node.
    */
   batchNorm(
     x: Tensor,
@@ -810,15 +815,19 @@ export class Graph {
     const momentum = o.momentum ?? 0.1;
     const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
     const bshape: Dim[] = [1, c, ...x.shape.slice(2).map(() => 1)];
-    const perChannel = (t: Tensor) => this.reshape(t, bshape);
-    const mu = this.reduceMean(x, axes, true);
-    const centred = this.sub(x, mu);
-    const varB = this.reduceMean(this.mul(centred, centred), axes, true);
-    const y = this.add(this.mul(this.div(centred, this.sqrt(this.add(varB, eps))), perChannel(scale)), perChannel(bias));
+    // Batch statistics, two-pass (mean, then the centred sum of squares, as PyTorch's CPU kernel), detached: the
+    // gradient through them is part of the normalisation's own rule (gradients.ts, BatchNormalizationTraining),
+    // which needs far fewer passes over the activation than the generic rules of these ops would.
+    const count = typeof c === 'number' && x.shape.every((d) => typeof d === 'number') ? this.scalar((x.shape as number[]).reduce((a, b) => a * b, 1) / c, x.dtype) : this.div(this.cast(this.sizeOf(x), x.dtype), this.scalar(typeof c === 'number' ? c : 1, x.dtype));
+    const mu = this.detach(this.reduceMean(x, axes, false));
+    const centred = this.sub(x, this.reshape(mu, bshape));
+    const varB = this.detach(this.div(this.reduceSumSquare(centred, axes, false), count));
+    const zeros = this.zerosLike(mu);
+    // Normalise the centred input with ONNX's inference-mode node (mean 0): one fused pass.
+    const y = this.emit('BatchNormalization', [centred, scale, bias, zeros, varB], { epsilon: float(eps) }, [{ dtype: x.dtype, shape: x.shape }], 'BatchNormalizationTraining')[0]!;
     // Running statistics (PyTorch: unbiased batch variance); they carry no gradient.
-    const count = this.div(this.cast(this.sizeOf(x), x.dtype), this.scalar(typeof c === 'number' ? c : 1, x.dtype));
-    const unbiased = this.mul(this.reshape(this.detach(varB), [c]), this.div(count, this.sub(count, 1)));
-    const runningMean = this.add(this.mul(mean, 1 - momentum), this.mul(this.reshape(this.detach(mu), [c]), momentum));
+    const unbiased = this.mul(varB, this.div(count, this.sub(count, 1)));
+    const runningMean = this.add(this.mul(mean, 1 - momentum), this.mul(mu, momentum));
     const runningVar = this.add(this.mul(variance, 1 - momentum), this.mul(unbiased, momentum));
     return { y, runningMean, runningVar };
   }

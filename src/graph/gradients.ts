@@ -155,6 +155,22 @@ function passWhere(g: Graph, mask: Tensor, dy: Tensor): Tensor {
   return g.mul(dy, g.cast(mask, dy.dtype));
 }
 
+/** a * x + b per channel of x [N, C, ...] (a, b of shape [C]) in one pass: an inference-mode BatchNormalization with
+ *  mean 0, variance 1 and epsilon 0. */
+function affine(g: Graph, x: Tensor, a: Tensor, b: Tensor): Tensor {
+  const zeros = g.zerosLike(a);
+  const ones = g.add(zeros, 1);
+  return g.custom('BatchNormalization', [x, a, b, zeros, ones], { epsilon: { type: 'float', value: 0 } }, [{ dtype: x.dtype, shape: x.shape }])[0]!;
+}
+
+/** The number of elements each reduction over `axes` of `x` sums, as a scalar tensor (static when the dims are). */
+function reduceCountOver(c: GradContext, x: Tensor, axes: number[]): Tensor {
+  const dims = axes.map((a) => x.shape[a]!);
+  if (dims.every((d) => typeof d === 'number')) return c.g.scalar(numel(dims as number[]), x.dtype);
+  const channels = x.shape[1];
+  return c.g.div(c.g.cast(c.g.sizeOf(x), x.dtype), c.g.scalar(typeof channels === 'number' ? channels : 1, x.dtype));
+}
+
 /** Binary elementwise rule: compute both gradients at the output's shape, then sum each back to its input's. */
 const binary =
   (f: (g: Graph, dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]): GradRule =>
@@ -308,6 +324,28 @@ export const GRADIENTS: Record<string, GradRule | null> = {
     const inv = g.reshape(g.reciprocal(g.sqrt(g.add(variance, float(c.node, 'epsilon', 1e-5)))), bshape);
     const xhat = g.mul(g.sub(x, g.reshape(mean, bshape)), inv);
     return [g.mul(dy, g.mul(g.reshape(scale, bshape), inv)), g.reduceSum(g.mul(dy, xhat), axes), g.reduceSum(dy, axes), null, null];
+  },
+
+  // Training-mode batch norm (builder.batchNorm): the node normalises the centred input xc = x - mean(x) with
+  // mean 0 and the detached batch variance; its rule is the whole batch-norm gradient, the paths through the batch
+  // statistics included, so dx = dxc: scale*inv * (g - mean(g)) - scale*inv^3 * xc * mean(g*xc), per channel.
+  BatchNormalizationTraining: (c) => {
+    const g = c.g;
+    const [xc, scale, , , variance] = c.inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const dy = c.grads[0]!;
+    const axes = [0, ...xc.shape.slice(2).map((_, i) => i + 2)];
+    const bshape: Dim[] = [1, xc.shape[1]!, ...xc.shape.slice(2).map(() => 1)];
+    const count = reduceCountOver(c, xc, axes);
+    const inv = g.reciprocal(g.sqrt(g.add(variance, float(c.node, 'epsilon', 1e-5))));
+    const sumG = g.reduceSum(dy, axes, false);
+    const sumGXc = g.reduceSum(g.mul(dy, xc), axes, false);
+    const k1 = g.mul(scale, inv);
+    const meanG = g.div(sumG, count);
+    // dxc = k1 * (dy + c2 * xc - mean(dy)), c2 = -inv^2 * mean(dy * xc); the last step as one affine node.
+    const c2 = g.neg(g.div(g.mul(g.mul(inv, inv), sumGXc), count));
+    const inner = g.add(dy, g.mul(xc, g.reshape(c2, bshape)));
+    const dxc = affine(g, inner, k1, g.neg(g.mul(k1, meanG)));
+    return [dxc, g.mul(inv, sumGXc), sumG, null, null];
   },
 
   // No gradient.
