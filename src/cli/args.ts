@@ -51,3 +51,12 @@ export function intFlag(verb: string, flag: string, value: string | undefined, f
   if (!Number.isInteger(n)) throw new UsageError(`ssd ${verb}: --${flag} must be a whole number, got '${value}'`);
   return n;
 }
+
+/**
+ * `--max-pixels <MP>`: the largest image decoded, in megapixels, as pixels for src/io/image.ts; undefined when the
+ * flag is absent (the library's default, 40).
+ */
+export function maxPixelsFlag(verb: string, args: VerbArgs): number | undefined {
+  const v = stringFlag(args, 'max-pixels');
+  return v === undefined ? undefined : Math.round(numberFlag(verb, 'max-pixels', v, 0, 0.001, 1000) * 1e6);
+}

@@ -4,7 +4,7 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { annotateImage } from '../draw/annotate.js';
 import { SSD } from '../nn/model.js';
 import type { Detection, DetectOptions, Detector, PreparedImage } from '../serve/detector.js';
-import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
+import { booleanFlag, intFlag, maxPixelsFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { ProgressLine } from './progress-line.js';
 
@@ -75,6 +75,8 @@ export interface DetectImagesOptions extends DetectOptions {
   outDir: string;
   /** Images prepared and run together. Default 4. */
   batch?: number;
+  /** Largest image read, in pixels, judged from its header (larger ones fail). Default 40 megapixels. */
+  maxPixels?: number;
   /** Called after each image (done or failed). */
   onImage?: (file: string, error?: Error) => void;
 }
@@ -107,7 +109,7 @@ export async function detectImages(model: Detector, files: readonly string[], op
   const plane = 3 * W * H;
   for (let start = 0; start < files.length; start += batch) {
     const chunk = files.slice(start, start + batch);
-    const prepared = await Promise.all(chunk.map((f) => model.prepare(f).catch((e: unknown) => (fail(f, e), undefined))));
+    const prepared = await Promise.all(chunk.map((f) => model.prepare(f, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }).catch((e: unknown) => (fail(f, e), undefined))));
     const ok = chunk.map((f, i) => ({ file: f, p: prepared[i] })).filter((x): x is { file: string; p: PreparedImage } => x.p !== undefined);
     if (ok.length === 0) continue;
     const input = new Float32Array(ok.length * plane);
@@ -142,6 +144,7 @@ export async function detectImages(model: Detector, files: readonly string[], op
   // Promise.all finishes out of order within a chunk: report in input order.
   const order = new Map(files.map((f, i) => [f, i]));
   images.sort((a, b) => order.get(a.file)! - order.get(b.file)!);
+  failed.sort((a, b) => order.get(a.file)! - order.get(b.file)!);
   return { images, failed };
 }
 
@@ -194,6 +197,8 @@ options:
   --coco                write COCO results (coco_results.json: image_id, category_id, bbox [x,y,w,h], score)
                         instead of detections.json
   --threads <n>         ONNX Runtime threads                            (default: all cores)
+  --max-pixels <MP>     largest image read, in megapixels, judged from its header before
+                        decoding; larger ones are reported and skipped  (default 40)
 
 JSON (detections.json): {weights, classNames, options, images: [{file, annotated, width, height,
 detections: [{label, classIndex, score, box: {xmin, ymin, xmax, ymax}}]}], failed: [{file, error}]};
@@ -214,6 +219,7 @@ export const command: Command = {
       suppress: { type: 'string' },
       batch: { type: 'string' },
       threads: { type: 'string' },
+      'max-pixels': { type: 'string' },
       coco: { type: 'boolean' },
     });
     const weights = stringFlag(args, 'weights');
@@ -225,6 +231,7 @@ export const command: Command = {
     const batch = intFlag('detect', 'batch', stringFlag(args, 'batch'), 4, 1, 256);
     const threadsFlag = stringFlag(args, 'threads');
     const threads = threadsFlag === undefined ? undefined : intFlag('detect', 'threads', threadsFlag, 0, 1, 1024);
+    const maxPixels = maxPixelsFlag('detect', args);
     const suppressText = stringFlag(args, 'suppress');
     const suppress = suppressText ? suppressText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [];
     const outDir = resolve(stringFlag(args, 'out') ?? join('runs', 'detect'));
@@ -242,6 +249,7 @@ export const command: Command = {
       const { images, failed } = await detectImages(model, files, {
         outDir,
         batch,
+        ...(maxPixels === undefined ? {} : { maxPixels }),
         minScore,
         maxOverlap,
         topK,

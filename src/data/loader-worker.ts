@@ -9,7 +9,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { BoxCoder } from '../boxes/coder.js';
 import { Matcher } from '../boxes/match.js';
-import { decodeImage } from './decode.js';
+import { decodeImage } from '../io/image.js';
 import { evalTransform, IMAGENET_MEAN, IMAGENET_STD, trainTransform, type Targets } from './augment.js';
 import { Random } from './random.js';
 import type { Sample } from './types.js';
@@ -31,6 +31,8 @@ export interface PrepareConfig {
   matchThreshold: number;
   /** Offset encoding variances (default 0.1 / 0.2). */
   variances?: { center: number; size: number };
+  /** Largest image decoded, in pixels (default: io/image's). */
+  maxPixels?: number;
 }
 
 /** The sizes of one batch slot. */
@@ -105,7 +107,7 @@ export async function prepareSample(
   offset: number,
 ): Promise<SampleResult> {
   const t0 = performance.now();
-  const image = await decodeImage(sample.imagePath);
+  const image = await decodeImage(sample.imagePath, config.maxPixels === undefined ? {} : { maxPixels: config.maxPixels });
   const size = config.inputSize;
   const pixels = views.images.subarray(offset * 3 * size * size, (offset + 1) * 3 * size * size);
   const target: Targets = { boxes: sample.boxes, labels: sample.labels, difficult: sample.difficult };

@@ -56,6 +56,8 @@ export interface DataLoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the one being consumed. Default 2. */
   prefetch?: number;
+  /** Largest image decoded, width x height in pixels, checked from its header. Default 40 megapixels (src/io/image.ts). */
+  maxPixels?: number;
 }
 
 /** One batch, in the network's input layout. The arrays belong to the caller. */
@@ -145,7 +147,7 @@ export class DataLoader {
   private busyMs = 0;
   private readonly started = performance.now();
 
-  private constructor(private readonly opts: Required<Omit<DataLoaderOptions, 'priors' | 'normalization'>> & Pick<DataLoaderOptions, 'priors' | 'normalization'>) {
+  private constructor(private readonly opts: Required<Omit<DataLoaderOptions, 'priors' | 'normalization' | 'maxPixels'>> & Pick<DataLoaderOptions, 'priors' | 'normalization' | 'maxPixels'>) {
     const n = opts.samples.length;
     this.batchSize = opts.batchSize;
     this.inputSize = opts.inputSize;
@@ -158,6 +160,7 @@ export class DataLoader {
       priors: opts.priors,
       mean: opts.normalization?.mean,
       std: opts.normalization?.std,
+      maxPixels: opts.maxPixels,
     };
     const layout: SlotLayout = { batchSize: opts.batchSize, inputSize: opts.inputSize, numPriors: this.numPriors };
     this.slots = [];
@@ -193,6 +196,7 @@ export class DataLoader {
       inputSize: options.inputSize ?? 300,
       priors: options.priors,
       normalization: options.normalization,
+      maxPixels: options.maxPixels,
       matchThreshold: options.matchThreshold ?? 0.5,
       augment: options.augment ?? true,
       shuffle: options.shuffle ?? true,

@@ -34,6 +34,8 @@ export interface EvaluateModelOptions {
   batch?: number;
   /** Loader worker threads. Default: the loader's default. */
   workers?: number;
+  /** Largest image decoded, in pixels. Default: the loader's (40 megapixels). */
+  maxPixels?: number;
   /** Detection settings; defaults are the reference evaluation's: minScore 0.01, maxOverlap 0.45, topK 200. */
   minScore?: number;
   maxOverlap?: number;
@@ -84,6 +86,7 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
     shuffle: false,
     normalization: model.config.normalization,
     workers: opts.workers,
+    maxPixels: opts.maxPixels,
   });
   const detections: ImageDetections[] = new Array(dataset.samples.length);
   let done = 0;

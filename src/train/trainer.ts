@@ -93,6 +93,8 @@ export interface TrainOptions {
   threads?: number;
   /** Loader worker threads. Default: the loader's. */
   workers?: number;
+  /** Largest image decoded, in pixels. Default: the loader's (40 megapixels). */
+  maxPixels?: number;
   /** Continue the run in `out` from its `last.safetensors`, with the options stored there. */
   resume?: boolean;
   /** Where progress goes (default process.stderr); false for none. */
@@ -296,6 +298,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     dropLast: hasBatchNorm(network),
     seed: s.seed,
     workers: options.workers,
+    maxPixels: options.maxPixels,
     normalization: modelConfig.normalization,
   });
   const totalSteps = s.iterations ?? s.epochs! * loader.batchesPerEpoch;
@@ -343,6 +346,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         augment: false,
         shuffle: false,
         workers: options.workers,
+        maxPixels: options.maxPixels,
         normalization: modelConfig!.normalization,
       });
       const loader = calibration;
@@ -380,7 +384,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evaluate = async (): Promise<void> => {
     const model = SSD.create(modelConfig!, { weights: await fullWeights(), threads: options.threads });
     try {
-      const { evaluation } = await evaluateModel(model, validation!, { metric: s.metric, batch: s.batch, workers: options.workers });
+      const { evaluation } = await evaluateModel(model, validation!, { metric: s.metric, batch: s.batch, workers: options.workers, maxPixels: options.maxPixels });
       const map = evaluation.map ?? 0;
       const ap: Record<string, number> = {};
       evaluation.classNames.forEach((n, i) => (ap[n] = evaluation.apPerClass[i] ?? NaN));

@@ -8,6 +8,7 @@ import { priorsPerLocation } from '../../src/boxes/priors.js';
 import { ssd300Config, type ModelConfig } from '../../src/nn/config.js';
 import { SSDHead } from '../../src/nn/heads.js';
 import { Conv2d, initWeights, maxPool, type BuildContext, type Weights } from '../../src/nn/layers.js';
+import type { ImageReadOptions } from '../../src/io/image.js';
 import { SSD, type DetectOptions, type Detection, type ImageInput, type PreparedImage } from '../../src/nn/model.js';
 import { SSDNetwork, type Backbone, type FeatureMapInfo } from '../../src/nn/ssd.js';
 
@@ -61,8 +62,8 @@ export class TinyDetector {
     this.helper = SSD.create(this.config, { weights: undefined, seed: 0 });
   }
 
-  prepare(image: ImageInput): Promise<PreparedImage> {
-    return this.helper.prepare(image);
+  prepare(image: ImageInput, options: ImageReadOptions = {}): Promise<PreparedImage> {
+    return this.helper.prepare(image, options);
   }
 
   async predict(images: Float32Array, batch: number): Promise<{ locs: Float32Array; scores: Float32Array }> {
