@@ -16,9 +16,8 @@ import { generatePriors } from '../src/boxes/priors.js';
 import { renderScene } from '../src/data/synthetic.js';
 import { InferenceRunner } from '../src/graph/index.js';
 import { initWeights } from '../src/nn/layers.js';
-import { modelStats } from '../src/nn/model-stats.js';
-import { ZooNetwork } from '../src/nn/models/network.js';
-import { ZOO_MODELS } from '../src/nn/models/registry.js';
+import { MODELS } from '../src/nn/models/index.js';
+import { modelStats } from '../src/nn/stats.js';
 import { matchBatch } from '../src/nn/targets.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
@@ -53,9 +52,7 @@ async function ours(net: SSDNetwork, batch: number): Promise<Record<string, numb
   for (let i = 0; i < steps; i++) await session.step(feed, 1e-4);
   const stepS = (performance.now() - t0) / 1000 / steps;
   await session.release();
-  const build = () => net.forwardGraph(weights).graph;
-  const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
-  const runner = await InferenceRunner.create(graph, new Map([...weights].filter(([k]) => graph.parameters.some((p) => p.name === k))), { threads });
+  const runner = await InferenceRunner.create(net.forwardGraph(weights).graph, weights, { threads });
   const one = { images: { data: images.subarray(0, 3 * size * size), dims: [1, 3, size, size], dtype: 'float32' as const } };
   await runner.run(one);
   t0 = performance.now();
@@ -68,8 +65,8 @@ async function ours(net: SSDNetwork, batch: number): Promise<Record<string, numb
 const results: Record<string, unknown> = {};
 const loadBefore = loadavg()[0];
 for (const name of names) {
-  const entry = ZOO_MODELS.get(name);
-  if (!entry) throw new Error(`unknown model '${name}'; known: ${[...ZOO_MODELS.keys()].join(', ')}`);
+  const entry = MODELS.get(name);
+  if (!entry) throw new Error(`unknown model '${name}'; known: ${[...MODELS.keys()].join(', ')}`);
   const net = entry.build(21);
   const stats = modelStats(net);
   const batch = batchOf(name);

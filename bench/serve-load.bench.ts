@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { VOC_CLASS_NAMES } from '../src/data/voc.js';
 import { SSD } from '../src/nn/model.js';
-import { zooModelConfig } from '../src/nn/models/registry.js';
+import { modelConfig } from '../src/nn/models/index.js';
 import { pngBomb } from '../test/io/png-bomb.js';
 
 const { values } = parseArgs({
@@ -126,7 +126,7 @@ async function run(): Promise<void> {
     let weights = values.weights;
     if (!weights) {
       weights = join(dir, 'ssd-tiny.safetensors');
-      SSD.create(zooModelConfig('ssd-tiny', VOC_CLASS_NAMES), { seed: 0 }).save(weights);
+      SSD.create(modelConfig('ssd-tiny', VOC_CLASS_NAMES), { seed: 0 }).save(weights);
     }
     const model = await SSD.load(weights);
     const photos = await Promise.all(

@@ -1,13 +1,11 @@
 // `ssd import`: PyTorch weights (.pth, .pth.tar; zip or legacy format) into an ssd-ts model file. Only parses
-// arguments and calls importTorchWeights; the safe reading and the renaming live in src/io.
+// arguments and calls importTorchWeights and writeImported (src/nn/import); the safe reading lives in src/io.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { booleanFlag, parseVerbArgs, stringFlag } from './args.js';
-import { IMPORT_SOURCES, importTorchWeights, type ImportResult, type ImportSource } from '../io/import.js';
-import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import { SSD } from '../nn/model.js';
+import { IMPORT_SOURCES, importTorchWeights, writeImported, type ImportResult, type ImportSource } from '../nn/import/index.js';
 
 const help = `usage: ssd import <file.pth> --out <model.safetensors> [--from KIND] [--classes a,b,...] [--half]
 
@@ -30,9 +28,6 @@ options:
                        default VOC's 20 for 21-class SSD300s, COCO's for torchvision, class1.. otherwise
   --allow-class NAME   also read pickled objects of class NAME (module.Class) as inert records
   --half               store the weights as float16 (half the file size)`;
-
-/** Metadata keys of a base-only file (what `ssd train --pretrained-base` reads with loadPretrainedBase). */
-export const BASE_FILE_KIND = 'ssd300-vgg16-base';
 
 export const command: Command = {
   name: 'import',
@@ -72,21 +67,6 @@ function parseClasses(flag: string | undefined): string[] | undefined {
   const names = text.split(flag.startsWith('@') ? /\r?\n/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length === 0) throw new UsageError('ssd import: --classes lists no class names');
   return names;
-}
-
-/**
- * Writes an import: a full model through SSD (so the network checks every shape and the config goes into the
- * metadata as every model file has it), or for 'vgg16' a base-only file: the 30 `base.*` tensors with metadata
- * `ssd.kind` = 'ssd300-vgg16-base' and `ssd.source` = the .pth file's name.
- */
-export function writeImported(result: ImportResult, out: string, options: { half?: boolean; source?: string } = {}): void {
-  if (result.source === 'vgg16') {
-    const tensors = new Map<string, TensorToWrite>();
-    for (const [name, data] of result.weights) tensors.set(name, { shape: result.shapes.get(name)!, data, ...(options.half ? { storeAs: 'F16' as const } : {}) });
-    writeSafetensors(out, tensors, { 'ssd.kind': BASE_FILE_KIND, 'ssd.source': options.source ?? '', 'ssd.normalization': JSON.stringify(result.config.normalization) });
-    return;
-  }
-  SSD.create(result.config, { weights: result.weights }).save(out, { half: options.half ?? false });
 }
 
 function summary(r: ImportResult, file: string, out: string): string {

@@ -10,7 +10,8 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { BoxCoder } from '../boxes/coder.js';
 import { Matcher } from '../boxes/match.js';
 import { decodeImage } from '../io/image.js';
-import { evalTransform, IMAGENET_MEAN, IMAGENET_STD, trainTransform, type Targets } from './augment.js';
+import { evalTransform, trainTransform, type Targets } from './augment.js';
+import { IMAGENET_NORMALIZATION } from './normalization.js';
 import { Random } from './random.js';
 import type { Sample } from './types.js';
 
@@ -111,7 +112,7 @@ export async function prepareSample(
   const size = config.inputSize;
   const pixels = views.images.subarray(offset * 3 * size * size, (offset + 1) * 3 * size * size);
   const target: Targets = { boxes: sample.boxes, labels: sample.labels, difficult: sample.difficult };
-  const resize = { width: size, height: size, mean: config.mean ?? IMAGENET_MEAN, std: config.std ?? IMAGENET_STD };
+  const resize = { width: size, height: size, mean: config.mean ?? IMAGENET_NORMALIZATION.mean, std: config.std ?? IMAGENET_NORMALIZATION.std };
   let out: Targets;
   try {
     out = config.augment ? trainTransform(image, target, new Random(seed), pixels, 0, resize) : evalTransform(image, target, pixels, 0, resize);

@@ -2,10 +2,10 @@
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
 // update) at a batch, fastest of the steps after the first; random weights, images and targets.
 import { createRequire } from 'node:module';
-import { InferenceRunner, TrainingSession, type TensorData } from '../graph/index.js';
+import { InferenceRunner, SGD, TrainingSession, type TensorData } from '../graph/index.js';
 import { initWeights } from './layers.js';
-import { Rng } from './init.js';
-import { ssd300 } from './zoo.js';
+import { Random } from '../data/random.js';
+import { ssd300 } from './models/ssd300.js';
 
 /** Options of {@link benchmarkModel}. */
 export interface BenchmarkOptions {
@@ -39,7 +39,7 @@ export interface BenchmarkResult {
 }
 
 /** Standard normal samples (Box-Muller) from a seeded PRNG. */
-function normal(n: number, rng: Rng): Float32Array {
+function normal(n: number, rng: Random): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
@@ -64,7 +64,7 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Each stage builds its graph from fresh weights (same seed) and keeps no other reference to them, as a
   // training program that loaded a model would: PyTorch's process holds one copy of the parameters too.
   const weights = () => initWeights(net.parameters(), 0);
-  const rng = new Rng(1);
+  const rng = new Random(1);
   const { width, height } = net.inputSize;
   const P = net.priorCount;
 
@@ -93,7 +93,7 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   let t0 = process.hrtime.bigint();
   const session = await (async () => {
     const { graph, terms } = net.lossGraph(weights(), { batch });
-    return TrainingSession.create(graph, terms.loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
+    return TrainingSession.create(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
   })();
   const trainSetup = seconds(t0);
   const times: number[] = [];

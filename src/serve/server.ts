@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { priorCount } from '../boxes/priors.js';
 import { checkPixelLimit, DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, megapixels, readImageHeader } from '../io/image.js';
-import { exportOnnx } from '../io/onnx-export.js';
+import { exportOnnx } from '../nn/export.js';
 import { MicroBatcher, QueueFullError, type BatcherStats } from './batcher.js';
 import type { DetectOptions, Detection, Detector, PreparedImage } from './detector.js';
 import { Semaphore } from './semaphore.js';

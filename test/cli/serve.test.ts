@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { SSD } from '../../src/nn/model.js';
-import { zooModelConfig } from '../../src/nn/models/registry.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 let dir = '';
@@ -19,7 +19,7 @@ let weights = '';
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ssd-serve-cli-'));
   weights = join(dir, 'tiny.safetensors');
-  SSD.create(zooModelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));

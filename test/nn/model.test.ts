@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { SSD } from '../../src/nn/model.js';
-import { ssd300Config, VOC_CLASSES } from '../../src/nn/config.js';
-import { zooModelConfig } from '../../src/nn/models/registry.js';
+import { VOC_CLASS_NAMES } from '../../src/data/voc.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { refF32, refI32 } from '../fixtures/reference.js';
 import { recipeImage, recipeWeights } from './recipe.js';
@@ -18,8 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'ssd-nn-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const weights = recipeWeights();
-const model = SSD.create(ssd300Config(), { weights, threads: 2 });
-const cats = SSD.create(ssd300Config(['cat', 'dog']), { seed: 3 });
+const model = SSD.create(modelConfig('ssd300'), { weights, threads: 2 });
+const cats = SSD.create(modelConfig('ssd300', ['cat', 'dog']), { seed: 3 });
 
 /** Bit-identical float arrays. */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -76,7 +76,7 @@ test('a model for other classes round trips with its class names; half precision
 });
 
 test('SSD loads the other members of the family (ssd-tiny, with batch norm) and detects with them', async () => {
-  const config = zooModelConfig('ssd-tiny', ['cat', 'dog']);
+  const config = modelConfig('ssd-tiny', ['cat', 'dog']);
   const tiny = SSD.create(config, { seed: 5, threads: 2 });
   const back = SSD.fromBytes(tiny.toBytes(), { threads: 2 });
   assert.equal(back.config.architecture, 'ssd-tiny');
@@ -97,7 +97,7 @@ test('bad model files are refused, naming the file and what is wrong', () => {
   assert.throws(() => SSD.fromBytes(encodeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }), { name: 'plain.safetensors' }), /plain\.safetensors: not an ssd-ts model file/);
   // Config says 21 classes, tensors are for 3.
   const tensors = new Map(cats.network.parameters().map((s) => [s.name, { shape: s.shape, data: cats.weights.get(s.name)! }]));
-  const wrong = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(ssd300Config()) });
+  const wrong = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(modelConfig('ssd300')) });
   assert.throws(() => SSD.fromBytes(wrong, { name: 'm.safetensors' }), /m\.safetensors: tensor 'pred_convs\.cl_conv4_3\.weight' has shape \[12,512,3,3\].*needs \[84,512,3,3\]/);
   tensors.delete('aux_convs.conv9_1.bias');
   const missing = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(cats.config) });
@@ -149,7 +149,7 @@ test('detect: a file, its bytes, decoded pixels and an EXIF-rotated copy give th
   assert.deepEqual(model.postprocess(locs, scores, W, H, opts), dets);
   for (const d of dets) {
     assert.ok(d.box.xmin >= 0 && d.box.xmax <= W && d.box.ymin >= 0 && d.box.ymax <= H && d.box.xmin <= d.box.xmax, JSON.stringify(d));
-    assert.equal(d.label, VOC_CLASSES[d.classIndex]);
+    assert.equal(d.label, ['background', ...VOC_CLASS_NAMES][d.classIndex]);
     assert.ok(d.score > 0.06 && d.score <= 1);
   }
   // Sizes scale with the image: the same outputs for an image twice as large give boxes twice as large.
