@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { booleanFlag, parseVerbArgs, stringFlag } from './args.js';
+import { booleanFlag, parseVerbArgs, sizeFlag, stringFlag } from './args.js';
 import { IMPORT_SOURCES, importTorchWeights, writeImported, type ImportResult, type ImportSource } from '../nn/import/index.js';
 
 const help = `usage: ssd import <file.pth> --out <model.safetensors> [--from KIND] [--classes a,b,...] [--half]
@@ -27,7 +27,10 @@ options:
   --classes LIST       class names without background, comma-separated or @file (one per line);
                        default VOC's 20 for 21-class SSD300s, COCO's for torchvision, class1.. otherwise
   --allow-class NAME   also read pickled objects of class NAME (module.Class) as inert records
-  --half               store the weights as float16 (half the file size)`;
+  --half               store the weights as float16 (half the file size)
+  --max-file-size SIZE the largest file read (default 2G)
+  --max-inflated SIZE  the most a compressed .pth may inflate to, all entries together (default 1G);
+                       torch.save never compresses, so only a repacked file comes near it`;
 
 export const command: Command = {
   name: 'import',
@@ -40,6 +43,8 @@ export const command: Command = {
       classes: { type: 'string' },
       'allow-class': { type: 'string', multiple: true },
       half: { type: 'boolean' },
+      'max-file-size': { type: 'string' },
+      'max-inflated': { type: 'string' },
     });
     if (args.positionals.length !== 1) throw new UsageError(`ssd import: give exactly one .pth file (got ${args.positionals.length}); see ssd import --help`);
     const file = args.positionals[0]!;
@@ -54,6 +59,8 @@ export const command: Command = {
       from: from as ImportSource | undefined,
       classNames: parseClasses(stringFlag(args, 'classes')),
       allowClasses: Array.isArray(allow) ? allow.map(String) : undefined,
+      maxBytes: sizeFlag('import', 'max-file-size', stringFlag(args, 'max-file-size')),
+      maxInflatedBytes: sizeFlag('import', 'max-inflated', stringFlag(args, 'max-inflated')),
     });
     writeImported(result, out, { half: booleanFlag(args, 'half'), source: basename(file) });
     console.log(summary(result, file, out));

@@ -5,7 +5,7 @@ export { loadDataset, detectFormat, type LoadDatasetOptions } from './dataset.js
 export { loadVoc, VOC_CLASS_NAMES, type VocOptions } from './voc.js';
 export { loadCoco, type CocoOptions } from './coco.js';
 export { loadYolo, yoloLabelPath, type YoloOptions } from './yolo.js';
-export { decodeImage, readImageSize, type DecodedImage } from '../io/image.js';
+export { decodeImage, readImageSize, ImageDecodeError, ImageTooLargeError, DEFAULT_MAX_PIXELS, type DecodedImage, type ImageReadOptions } from '../io/image.js';
 export { Random, deriveSeed, hashSeed } from './random.js';
 export { IMAGENET_NORMALIZATION, type Normalization } from './normalization.js';
 export {
@@ -17,4 +17,5 @@ export {
   generateShapesDataset, renderScene, shapesImageId, SHAPE_CLASSES, DEFAULT_SHAPE_CLASSES,
   type ShapeClass, type SceneOptions, type Scene, type ShapesDatasetOptions, type ShapesDatasetSummary,
 } from './synthetic.js';
-export { DataLoader, sampleSeed, epochOrder, type DataLoaderOptions, type Batch, type LoaderSample } from './loader.js';
+export { DataLoader, sampleSeed, epochOrder, type DataLoaderOptions, type Batch, type LoaderSample, type SkippedSample } from './loader.js';
+export { DEFAULT_MAX_ANNOTATION_FILE_BYTES, DEFAULT_MAX_INDEX_FILE_BYTES } from './text-file.js';

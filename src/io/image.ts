@@ -18,21 +18,32 @@ export interface ImageReadOptions {
   name?: string;
 }
 
-/** An input that is not an image this module reads: unknown or unsupported format, broken header or data. */
+/**
+ * An input that cannot be decoded: missing, unknown or unsupported format, broken header or data, or (as an
+ * {@link ImageTooLargeError}) too many pixels. The message starts with the input's name.
+ */
 export class ImageDecodeError extends Error {
-  override readonly name = 'ImageDecodeError';
+  override name = 'ImageDecodeError';
+  constructor(
+    /** The input's name: its path, or what the caller called it. */
+    readonly input: string,
+    /** What is wrong, without the name. */
+    readonly reason: string,
+  ) {
+    super(`${input}: ${reason}`);
+  }
 }
 
 /** An image whose header declares more pixels than the limit; nothing of it was decoded. */
-export class ImageTooLargeError extends Error {
-  override readonly name = 'ImageTooLargeError';
+export class ImageTooLargeError extends ImageDecodeError {
+  override name = 'ImageTooLargeError';
   constructor(
-    readonly input: string,
+    input: string,
     readonly width: number,
     readonly height: number,
     readonly maxPixels: number,
   ) {
-    super(`${input}: image is ${width}x${height} = ${megapixels(width * height)} megapixels, above the limit of ${megapixels(maxPixels)} megapixels; --max-pixels raises it`);
+    super(input, `image is ${width}x${height} = ${megapixels(width * height)} megapixels, above the limit of ${megapixels(maxPixels)} megapixels; --max-pixels raises it`);
   }
 }
 
@@ -103,13 +114,13 @@ async function parseHeader(input: ImageSource, name: string, failure: string): P
     // No limit here: the header of any size is read, then judged by checkPixelLimit with a message of ours.
     meta = await sharp(sharpInput(input), { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new ImageDecodeError(`${name}: ${failure}: ${(e as Error).message}`);
+    throw new ImageDecodeError(name, `${failure}: ${(e as Error).message}`);
   }
   if (!meta.format || !FORMATS.has(meta.format)) {
-    throw new ImageDecodeError(`${name}: ${meta.format ?? 'unknown'} is not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)`);
+    throw new ImageDecodeError(name, `${meta.format ?? 'unknown'} is not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)`);
   }
   const storedWidth = meta.width, storedHeight = meta.pageHeight ?? meta.height;
-  if (!storedWidth || !storedHeight) throw new ImageDecodeError(`${name}: the image header has no size`);
+  if (!storedWidth || !storedHeight) throw new ImageDecodeError(name, 'the image header has no size');
   const orientation = meta.orientation !== undefined && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
   const swap = orientation >= 5;
   return {
@@ -153,8 +164,8 @@ function toRgb(data: Buffer, channels: number, width: number, height: number): U
 
 /** A decode error of sharp's, named; errors that are already ours pass. */
 function decodeFailure(e: unknown, name: string): Error {
-  if (e instanceof ImageDecodeError || e instanceof ImageTooLargeError) return e;
-  return new ImageDecodeError(`${name}: cannot decode image: ${(e as Error).message}`);
+  if (e instanceof ImageDecodeError) return e;
+  return new ImageDecodeError(name, `cannot decode image: ${(e as Error).message}`);
 }
 
 /**
@@ -166,7 +177,7 @@ function decodeFailure(e: unknown, name: string): Error {
 export async function decodeImage(input: ImageSource, options: ImageReadOptions = {}): Promise<DecodedImage> {
   const { name, maxPixels } = await checkedHeader(input, options);
   try {
-    const { data, info } = await sharp(sharpInput(input), { limitInputPixels: maxPixels }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(sharpInput(input), { limitInputPixels: maxPixels, failOn: 'warning' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return { data: toRgb(data, info.channels, info.width, info.height), width: info.width, height: info.height };
   } catch (e) {
     throw decodeFailure(e, name);
@@ -193,7 +204,8 @@ export async function decodeResized(input: ImageSource, size: { width: number; h
     throw new Error(`decode to ${W}x${H}: the target size must be whole numbers > 0, at most the pixel limit (${megapixels(maxPixels)} megapixels)`);
   }
   const src = sharpInput(input);
-  const open = () => sharp(src, { limitInputPixels: maxPixels });
+  // failOn 'warning': a truncated JPEG (libjpeg only warns) is an error, not a grey lower half.
+  const open = () => sharp(src, { limitInputPixels: maxPixels, failOn: 'warning' });
   const fill = { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false } as const;
   try {
     if (header.orientation === 1 && !header.hasAlpha) {
@@ -231,7 +243,7 @@ export async function resizePixels(pixels: RawPixels, size: { width: number; hei
       : data.length !== width * height * channels
         ? `${data.length} bytes for ${width}x${height} pixels of ${channels} channels`
         : undefined;
-  if (bad) throw new ImageDecodeError(`${name}: cannot read image: ${bad}`);
+  if (bad) throw new ImageDecodeError(name, `cannot read image: ${bad}`);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const out = await sharp(buf, { raw: { width, height, channels }, limitInputPixels: false }).removeAlpha().resize(size.width, size.height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
   return toRgb(out.data, out.info.channels, size.width, size.height);

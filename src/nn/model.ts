@@ -5,6 +5,7 @@ import { DetectionPostprocessor } from '../boxes/detect.js';
 import { generatePriors } from '../boxes/priors.js';
 import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
 import { decodeResized, resizePixels, type ImageReadOptions } from '../io/image.js';
+import { assertFiniteWeights } from '../io/non-finite.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { validateConfig, type ModelConfig } from './config.js';
 import { initWeights, type Weights } from './layers.js';
@@ -131,6 +132,7 @@ export class SSD {
         throw new Error(`${name}: tensor '${spec.name}' has shape [${t.shape}], the ${config.architecture} for ${config.classNames.length} classes needs [${spec.shape}]`);
       }
     }
+    assertFiniteWeights(weights, name, new Map([...file.tensors].map(([k, t]) => [k, t.shape])));
     return new SSD(config, weights, options);
   }
 

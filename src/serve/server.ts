@@ -312,7 +312,7 @@ export class DetectionServer {
       if (e instanceof ImageTooLargeError) {
         throw new HttpError(413, `the image is ${e.width}x${e.height} = ${megapixels(e.width * e.height)} megapixels, above this server's limit of ${megapixels(e.maxPixels)} megapixels`, true);
       }
-      if (e instanceof ImageDecodeError) throw new HttpError(400, `the body is not an image this server can read (${e.message.replace(`${BODY}: `, '')})`);
+      if (e instanceof ImageDecodeError) throw new HttpError(400, `the body is not an image this server can read (${e.reason})`);
       throw e;
     }
     if (this.closing) throw new HttpError(503, 'the server is shutting down');

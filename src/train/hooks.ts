@@ -2,6 +2,7 @@
 // progress line, periodic evaluation, checkpoints and the report. `train()` runs the built-in ones in that order,
 // then the ones its caller passes as its second argument.
 import { basename } from 'node:path';
+import type { SkippedSample } from '../data/loader.js';
 import type { Evaluation } from '../eval/types.js';
 import { SSD } from '../nn/model.js';
 import { saveCheckpoint, type NamedTensor } from './checkpoint.js';
@@ -25,6 +26,8 @@ export interface StepEvent {
   lr: number;
   /** Wall-clock seconds of this step, waiting for data included. */
   seconds: number;
+  /** Training images found since the last step that cannot be decoded and are left out (skipBad). */
+  skipped: readonly SkippedSample[];
 }
 
 /** Something a run does at these points of its loop; every method is optional and may be async. */
@@ -63,14 +66,19 @@ async function writing<T>(run: TrainingRun, file: string, fn: () => T | Promise<
   }
 }
 
-/** One line per step in metrics.jsonl. */
+/** One line per step in metrics.jsonl, and one per training image left out (named in the progress output too). */
 export function metricsHook(): TrainHook {
   return {
     afterStep(run, e) {
       const { losses } = e;
-      return writing(run, run.files.metrics, () =>
-        run.log.append({ type: 'step', step: e.step, epoch: e.epoch, loss: losses.loss, loc_loss: losses.loc_loss, conf_loss: losses.conf_loss, lr: e.lr, images_per_s: e.images / e.seconds, time: new Date().toISOString() }),
-      );
+      const time = new Date().toISOString();
+      return writing(run, run.files.metrics, () => {
+        for (const bad of e.skipped) {
+          run.say(`skipped ${bad.message} (--skip-bad)`);
+          run.log.append({ type: 'skip', step: e.step, epoch: e.epoch, file: bad.imagePath, message: bad.message, time });
+        }
+        run.log.append({ type: 'step', step: e.step, epoch: e.epoch, loss: losses.loss, loc_loss: losses.loc_loss, conf_loss: losses.conf_loss, lr: e.lr, images_per_s: e.images / e.seconds, time });
+      });
     },
   };
 }
@@ -164,7 +172,8 @@ export function evaluationHook(latest: LatestEvaluation): TrainHook {
     const { state, options: s } = run;
     const model = SSD.create(run.config, { weights: await run.weights(), threads: run.machine.threads });
     try {
-      const { evaluation } = await evaluateModel(model, run.validation!, { metric: s.metric, batch: s.batch, workers: run.machine.workers, maxPixels: run.machine.maxPixels });
+      const { evaluation, skipped } = await evaluateModel(model, run.validation!, { metric: s.metric, batch: s.batch, workers: run.machine.workers, maxPixels: run.machine.maxPixels, skipBad: s.skipBad });
+      for (const bad of skipped) run.say(`evaluation skipped ${bad.message} (--skip-bad)`);
       const map = evaluation.map ?? 0;
       const ap: Record<string, number> = {};
       evaluation.classNames.forEach((n, i) => (ap[n] = evaluation.apPerClass[i] ?? NaN));

@@ -95,7 +95,10 @@ function withoutDifficult(sample: Sample): Sample {
   sample.difficult.forEach((d, i) => d === 0 && keep.push(i));
   const boxes = new Float32Array(4 * keep.length);
   keep.forEach((k, j) => boxes.set(sample.boxes.subarray(4 * k, 4 * k + 4), 4 * j));
-  return { ...sample, boxes, labels: Int32Array.from(keep, (k) => sample.labels[k]!), difficult: new Uint8Array(keep.length) };
+  const kept: Sample = { ...sample, boxes, labels: Int32Array.from(keep, (k) => sample.labels[k]!), difficult: new Uint8Array(keep.length) };
+  if (sample.crowd) kept.crowd = new Uint8Array(keep.length);
+  if (sample.area) kept.area = Float64Array.from(keep, (k) => sample.area![k]!);
+  return kept;
 }
 
 /** The validation split: `valDataset`, or `valData` (default the training data) with `valSplit` (default per format). */
@@ -201,8 +204,10 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
     dropLast: network.hasBatchNorm,
     seed: s.seed,
     workers: o.workers,
-    maxPixels: o.maxPixels,
+    maxImagePixels: o.maxPixels,
     normalization: config.normalization,
+    skipBad: s.skipBad,
+    skipIds: state.skippedIds ?? [],
   });
   if (loader.batchesPerEpoch === 0) {
     await loader.close();
@@ -257,7 +262,9 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
       if (completedAt === state.step) return completed;
       const n = Math.min(s.calibrationImages, dataset.samples.length);
       const batches = async function* (): AsyncGenerator<{ images: Float32Array; size: number }> {
-        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, maxPixels: o.maxPixels, normalization: config!.normalization });
+        // Statistics over up to n images: one that cannot be decoded is left out here whatever skipBad says (the
+        // training loader applies that choice).
+        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, maxImagePixels: o.maxPixels, normalization: config!.normalization, skipBad: true });
         yield* calibration.epoch(0);
       };
       completed = await completeWeights(network, session.parameters(), buffers, batches, o.threads === undefined ? {} : { threads: o.threads });

@@ -1,16 +1,21 @@
 // `ssd detect`: images and folders in, annotated copies and one JSON file out; unreadable files named and
-// skipped; COCO results; the command end to end on a real SSD300 model file.
+// skipped; COCO results (named by file or by a dataset); the command end to end on a real SSD300 model file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { collectImages, command, detectImages, toCocoResults, type DetectReport } from '../../src/cli/detect.js';
+import { collectImages, command, detectImages, type DetectReport } from '../../src/cli/detect.js';
+import { loadDataset } from '../../src/data/dataset.js';
+import { detectionsToCocoResults, readCocoResults } from '../../src/train/coco-results.js';
 import { SSD } from '../../src/nn/model.js';
 import { modelConfig } from '../../src/nn/models/index.js';
 import { pngBomb } from '../io/png-bomb.js';
 import { TinyDetector } from '../serve/tiny-model.js';
+
+const fixtureRoot = fileURLToPath(new URL('../fixtures/datasets', import.meta.url));
 
 let dir: string;
 const model = new TinyDetector();
@@ -76,15 +81,22 @@ test('detectImages: every readable image detected as model.detect does, annotate
   assert.equal((await sharp(join(out, 'alpha.png')).metadata()).channels, 4, 'alpha kept');
 });
 
-test('toCocoResults: bbox [x, y, w, h], image_id from numeric names else the position, category = class index', () => {
-  const coco = toCocoResults([
-    { file: 'a/000000000042.jpg', annotated: '', width: 10, height: 10, detections: [{ label: 'cat', classIndex: 8, score: 0.9, box: { xmin: 1, ymin: 2, xmax: 5.5, ymax: 9 } }] },
-    { file: 'b/photo.jpg', annotated: '', width: 10, height: 10, detections: [{ label: 'dog', classIndex: 12, score: 0.4, box: { xmin: 0, ymin: 0, xmax: 3, ymax: 4 } }] },
-  ]);
-  assert.deepEqual(coco, [
+test('COCO results of plain files: bbox [x, y, w, h], image_id the stem (a number when all digits), category = class index', () => {
+  const names = ['background', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'dog'];
+  const { results, dropped } = detectionsToCocoResults(
+    [
+      { file: 'a/000000000042.jpg', detections: [{ classIndex: 8, score: 0.9, box: { xmin: 1, ymin: 2, xmax: 5.5, ymax: 9 } }] },
+      { file: 'b/photo.jpg', detections: [{ classIndex: 12, score: 0.4, box: { xmin: 0, ymin: 0, xmax: 3, ymax: 4 } }] },
+    ],
+    names,
+  );
+  assert.deepEqual(results, [
     { image_id: 42, category_id: 8, bbox: [1, 2, 4.5, 7], score: 0.9 },
-    { image_id: 2, category_id: 12, bbox: [0, 0, 3, 4], score: 0.4 },
+    { image_id: 'photo', category_id: 12, bbox: [0, 0, 3, 4], score: 0.4 },
   ]);
+  assert.equal(dropped.size, 0);
+  // Two files with one stem would merge into one image: refused, naming both.
+  assert.throws(() => detectionsToCocoResults([{ file: 'a/x.jpg', detections: [] }, { file: 'b/x.png', detections: [] }], names), /a\/x\.jpg and b\/x\.png would both be image_id "x"/);
 });
 
 test('ssd detect end to end with an SSD300 model file: JSON report, suppressed classes, exit code 1 naming the broken file', async () => {
@@ -143,4 +155,32 @@ test('ssd detect: an image bomb is skipped from its header with a message naming
     `${join(dir, 'in', 'gray.png')}: image is 320x240 = 0.0768 megapixels, above the limit of 0.05 megapixels; --max-pixels raises it`,
   ]);
   await assert.rejects(command.run(['--weights', weights, bomb, '--max-pixels', 'lots']), /--max-pixels must be a number/);
+});
+
+test('ssd detect --coco --data: image and category ids of the dataset, a file ssd eval --detections reads', async () => {
+  const weights = join(dir, 'ssd300-coco.safetensors');
+  SSD.create(undefined, { seed: 5 }).save(weights); // the 20 VOC classes: person, car and dog are the fixture's too
+  const data = join(fixtureRoot, 'coco', 'annotations', 'instances_val.json');
+  const out = join(dir, 'out-coco');
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+  let code: number;
+  try {
+    code = await command.run(['--weights', weights, '--coco', '--data', data, '--min-score', '0.01', '--out', out]);
+  } finally {
+    console.error = original;
+  }
+  assert.equal(code, 0);
+  const results = JSON.parse(readFileSync(join(out, 'coco_results.json'), 'utf8')) as { image_id: unknown; category_id: unknown }[];
+  assert.ok(results.length > 0, 'a random model at min score 0.01 finds something');
+  // COCO image ids are numbers; category ids are the file's (dog 18, person 1, car 3), not class indices.
+  assert.ok(results.every((r) => [42, 7, 9].includes(r.image_id as number)), 'COCO image ids, as numbers');
+  assert.ok(results.every((r) => [1, 3, 18].includes(r.category_id as number)), 'only category ids of the dataset');
+  assert.ok(errors.some((e) => /left out of coco_results\.json: detections of classes .*instances_val\.json does not have: \w+ \(\d+\)/.test(e)), errors.join(' | '));
+  const dataset = await loadDataset(data);
+  const read = readCocoResults(join(out, 'coco_results.json'), dataset);
+  assert.equal(read.reduce((n, d) => n + d.labels.length, 0), results.length, 'ssd eval --detections reads every entry');
+  await assert.rejects(command.run(['--weights', weights, '--data', data]), /--data names the dataset .* add --coco/);
+  await assert.rejects(command.run(['--weights', weights, '--coco', '--data', data, join(dir, 'in', 'gray.png')]), /gray\.png is not an image of .*instances_val\.json/);
 });

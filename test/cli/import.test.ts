@@ -58,3 +58,17 @@ test('ssd import: usage errors and refused files', async () => {
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('ssd import: the size limits have flags, and a file over them is refused before it is read', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ssd-import-cli-'));
+  try {
+    const out = join(tmp, 'm.safetensors');
+    // The full-size deflated ssd300_vgg16 inflates to 105 MB: over a 4 MiB limit on inflated data.
+    await assert.rejects(run([fixture('ssd300_vgg16_full_deflated.pth'), '--out', out, '--max-inflated', '4M']), /declares \d+(\.\d+)? MiB inflated .* more than the [\d.]+ (KiB|MiB) left of the limit on inflated data/);
+    await assert.rejects(run([fixture('vgg16_tiny.pth'), '--out', out, '--max-file-size', '1K']), /vgg16_tiny\.pth is \d+(\.\d+)? KiB, more than the 1 KiB a model file may have/);
+    await assert.rejects(run([fixture('vgg16_tiny.pth'), '--out', out, '--max-file-size', 'lots']), (e: Error) => e instanceof UsageError && /--max-file-size must be a size such as 500M or 4G, got 'lots'/.test(e.message));
+    assert.deepEqual(readdirSync(tmp), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 // The data loader (training and evaluation) decodes with the pixel limit, in its worker threads too: an image bomb
-// in a dataset is an error naming the file and the limit, costing no memory; `maxPixels` sets the limit.
+// in a dataset is an error naming the file and the limit, costing no memory; `maxImagePixels` sets the limit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ before(() => (dir = mkdtempSync(join(tmpdir(), 'ssd-loader-limit-'))));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function firstBatch(samples: LoaderSample[], workers: number, maxPixels?: number): Promise<void> {
-  const loader = await DataLoader.create({ samples, batchSize: samples.length, inputSize: 64, augment: false, shuffle: false, workers, ...(maxPixels === undefined ? {} : { maxPixels }) });
+  const loader = await DataLoader.create({ samples, batchSize: samples.length, inputSize: 64, augment: false, shuffle: false, workers, ...(maxPixels === undefined ? {} : { maxImagePixels: maxPixels }) });
   try {
     for await (const _ of loader.epoch(0)) void _;
   } finally {
@@ -36,7 +36,7 @@ test('an image bomb in a dataset stops the loader with an error naming it, witho
   }
 });
 
-test('maxPixels reaches the loader workers: a 100x80 image is refused under 0.005 megapixels, read under the default', async () => {
+test('maxImagePixels reaches the loader workers: a 100x80 image is refused under 0.005 megapixels, read under the default', async () => {
   const small = join(dir, 'small.png');
   writeFileSync(small, await sharp({ create: { width: 100, height: 80, channels: 3, background: '#808080' } }).png().toBuffer());
   await assert.rejects(firstBatch([sample('small', small)], 1, 5000), /small\.png: image is 100x80 = 0\.008 megapixels, above the limit of 0\.005 megapixels/);

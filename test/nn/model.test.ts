@@ -106,6 +106,22 @@ test('bad model files are refused, naming the file and what is wrong', () => {
   assert.throws(() => SSD.fromBytes(badConfig, { name: 'y.st' }), /y\.st: model config: unknown model 'yolo'; known: ssd300, /);
 });
 
+test('a model file whose config disagrees with its network, or whose weights are not finite, is refused at load', () => {
+  const tiny = SSD.create(modelConfig('ssd-tiny', ['cat', 'dog'], { inputSize: 96 }), { seed: 2 });
+  const tensors = new Map(tiny.network.parameters().map((s) => [s.name, { shape: s.shape, data: tiny.weights.get(s.name)!.slice() }]));
+  const file = (config: object) => encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(config) });
+  // Priors laid on maps the network does not have: the prior count would not match the head's outputs.
+  const maps = file({ ...tiny.config, priors: { ...tiny.config.priors, featureMapSizes: [24, 12, 6, 4] } });
+  assert.throws(() => SSD.fromBytes(maps, { name: 'maps.st' }), /maps\.st: model config: ssd-tiny: the priors are laid on maps of \[24,12,6,4\], but at 96x96 the network's maps are \[12,6,3,1\]/);
+  const ratios = file({ ...tiny.config, priors: { ...tiny.config.priors, aspectRatios: tiny.config.priors.aspectRatios.map(() => [1, 2, 0.5, 3]) } });
+  // Five priors per position instead of four: the heads the config describes are not the file's.
+  assert.throws(() => SSD.fromBytes(ratios, { name: 'ratios.st' }), /ratios\.st: tensor 'head\.loc_conv3_2\.weight' has shape \[16,64,3,3\], the ssd-tiny for 3 classes needs \[20,64,3,3\]/);
+  const huge = file({ ...tiny.config, inputSize: { width: 100000, height: 100000 } });
+  assert.throws(() => SSD.fromBytes(huge, { name: 'huge.st' }), /huge\.st: model config: inputSize must be \{width, height\} in whole pixels from 1 to 2048, got \{"width":100000,"height":100000\}/);
+  tensors.get('head.cl_conv4_2.bias')!.data[3] = NaN;
+  assert.throws(() => SSD.fromBytes(file(tiny.config), { name: 'nan.st' }), /nan\.st: tensor 'head\.cl_conv4_2\.bias' holds NaN at element 3/);
+});
+
 test('prepare: RGB planes normalised with the config mean/std, size and orientation of the original', async () => {
   const px = picture(300, 300);
   const png = await sharp(Buffer.from(px), { raw: { width: 300, height: 300, channels: 3 } }).png().toBuffer();

@@ -1,7 +1,7 @@
 // The trainer as a library call, on a tiny generated dataset with ssd-tiny at 96 px.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/dataset.js';
@@ -159,4 +159,30 @@ test('defaults: a validation split beside the data turns evaluation on and keeps
   assert.ok(text.indexOf('plan:') < text.indexOf('speed:'), 'the plan comes before the first steps are timed');
   const none = await train({ ...base, data, out: join(dir, 'no-eval'), iterations: 1, lr: 0.01, evalEvery: 0, progress: false });
   assert.equal(none.bestModel, undefined);
+});
+
+test('an image that cannot be decoded: skipped, named and logged with skipBad; without, the run stops naming it, its steps kept', async () => {
+  // A copy of the data whose last training image (in split order) is truncated.
+  const broken = join(dir, 'broken-data');
+  cpSync(data, broken, { recursive: true });
+  const ids = readFileSync(join(broken, 'ImageSets', 'Main', 'trainval.txt'), 'utf8').trim().split('\n');
+  const bad = join(broken, 'JPEGImages', `${ids.at(-1)}.jpg`);
+  writeFileSync(bad, readFileSync(bad).subarray(0, 200));
+  const opts = { ...base, data: broken, lr: 0.01, seed: 1, augment: false, shuffle: false, evalEvery: 0 };
+
+  const skipping = await train({ ...opts, out: join(dir, 'skipping'), epochs: 2, skipBad: true });
+  // 6 images, one bad: 5 left, 2 full batches of 2 an epoch for ssd-tiny (batch norm drops the short one).
+  assert.equal(skipping.steps, 4);
+  const skips = readMetricsLog(skipping.metricsPath).filter((r) => r.type === 'skip');
+  assert.equal(skips.length, 1, 'found once, then left out of later epochs');
+  assert.ok(skips[0]!.type === 'skip' && skips[0]!.file === bad && skips[0]!.message.includes('cannot decode'));
+  assert.deepEqual(loadCheckpoint(skipping.lastCheckpoint).state.skippedIds, [ids.at(-1)]);
+
+  const out = join(dir, 'stopping');
+  await assert.rejects(train({ ...opts, out, epochs: 1 }), (e: Error) => {
+    assert.ok(e.message.includes(bad), e.message);
+    assert.match(e.message, /train: stopped at step 2; the checkpoint .*last\.safetensors holds step 2\. Fix or remove the file and continue with --resume, or train with --skip-bad/);
+    return true;
+  });
+  assert.equal(loadCheckpoint(join(out, 'last.safetensors')).state.step, 2, 'the steps before the bad image are kept');
 });

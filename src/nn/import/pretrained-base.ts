@@ -1,7 +1,7 @@
 // ImageNet weights for a backbone, as training starts from them (the tutorial's SSD300 starts from VGG-16).
-import { readFileSync } from 'node:fs';
+import { readModelFile } from '../../io/file-kind.js';
+import { assertFiniteWeights } from '../../io/non-finite.js';
 import { readSafetensors } from '../../io/safetensors.js';
-import { isZip } from '../../io/torch/zip.js';
 import { importTorchWeights, ssd300ParameterShapes, type ImportOptions, type ParameterShape } from './torch-weights.js';
 
 /** The parameter names of SSD300's VGG base (`base.conv1_1.weight` ... `base.conv7.bias`, 30 tensors). */
@@ -16,9 +16,8 @@ export function ssd300BaseParameterShapes(channels?: (c: number) => number): Par
  * mis-shaped tensors.
  */
 export function loadPretrainedBase(file: string, options: Pick<ImportOptions, 'channels'> = {}): Map<string, Float32Array> {
-  const bytes = readFileSync(file);
-  const torchFile = isZip(bytes) || bytes[0] === 0x80;
-  if (torchFile) return importTorchWeights(bytes, { name: file, from: 'vgg16', channels: options.channels }).weights;
+  const { bytes, kind } = readModelFile(file);
+  if (kind.startsWith('torch-')) return importTorchWeights(bytes, { name: file, from: 'vgg16', channels: options.channels }).weights;
   const { tensors } = readSafetensors(bytes, { name: file });
   const out = new Map<string, Float32Array>();
   const problems: string[] = [];
@@ -30,5 +29,6 @@ export function loadPretrainedBase(file: string, options: Pick<ImportOptions, 'c
     else out.set(p.name, t.data);
   }
   if (problems.length) throw new Error(`pretrained base '${file}': ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? '; ...' : ''}`);
+  assertFiniteWeights(out, `pretrained base '${file}'`);
   return out;
 }

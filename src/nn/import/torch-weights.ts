@@ -8,6 +8,7 @@
 import { priorsPerLocation, SSD300_PRIORS } from '../../boxes/priors.js';
 import { IMAGENET_NORMALIZATION } from '../../data/normalization.js';
 import { VOC_CLASS_NAMES } from '../../data/voc.js';
+import { assertFiniteWeights } from '../../io/non-finite.js';
 import { loadTorchFile, type LoadTorchOptions } from '../../io/torch/load.js';
 import { PyObject, type PyValue } from '../../io/torch/pickle.js';
 import { TorchTensor } from '../../io/torch/tensor.js';
@@ -223,6 +224,7 @@ export function importTorchWeights(file: string | Uint8Array, options: ImportOpt
     );
   }
   const result = convert(source, tensors, name, options);
+  assertFiniteWeights(result.weights, `import '${name}'`, result.shapes);
   result.notes.unshift(...notes);
   if (extracted.epoch !== undefined) result.epoch = extracted.epoch;
   return result;
