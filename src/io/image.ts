@@ -4,7 +4,7 @@
 // input size rather than the picture's.
 import sharp, { type Metadata } from 'sharp';
 
-/** The default pixel limit: 40 megapixels, above any camera's photo, far below sharp's own 268. */
+/** The default pixel limit: 40 megapixels (8000 x 5000), above the usual photo, far below sharp's own 268. */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 /** The raster formats decoded (as sharp's metadata names them). Vector and document formats are not images here. */
@@ -190,10 +190,11 @@ export async function decodeImage(input: ImageSource, options: ImageReadOptions 
  *
  * Memory follows `size`, not the picture: an upright image without alpha goes through one streaming pipeline
  * (JPEG shrink-on-load keeps at least a factor of two for the final resize), with exactly the pixels of a whole
- * decode followed by the same resize for every other format. A rotated image (EXIF 2-8) is decoded and resized
+ * decode followed by the same resize for every other 8-bit image (16-bit ones are resized before they are made
+ * 8-bit: a level apart). A rotated image (EXIF 2-8) is decoded and resized
  * as stored to an intermediate at least twice the target size when it is that large, then oriented, then
  * resized: resizing upright pixels, because one pipeline resizes before it rotates and lands on other sample
- * positions (up to 100+ levels at edges for EXIF 6-8). Smaller rotated images, and images with alpha (whose
+ * positions (visibly, at edges, for EXIF 6-8). Smaller rotated images, and images with alpha (whose
  * colours are taken as they are, not weighted by alpha), are decoded whole, within the pixel limit.
  */
 export async function decodeResized(input: ImageSource, size: { width: number; height: number }, options: ImageReadOptions = {}): Promise<DecodedImage> {

@@ -30,7 +30,7 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Largest image accepted, width x height in pixels, read from its header before decoding. Default 40 megapixels. */
   maxPixels?: number;
-  /** Most images decoded at once (each may hold up to maxPixels x 3 bytes while it decodes). Default: the cores. */
+  /** Most images decoded at once (each may hold about 3.5 bytes per pixel of maxPixels while it decodes). Default: the cores. */
   maxDecodes?: number;
   /** Most open connections; more are refused at once (closed). Default 64. */
   maxConnections?: number;
@@ -320,8 +320,8 @@ export class DetectionServer {
     try {
       outputs = await this.batcher.submit(prepared);
     } catch (e) {
-      if (e instanceof QueueFullError || e instanceof NetworkError) throw e;
-      if (this.closing) throw new HttpError(503, 'the server is shutting down');
+      // Once the server stops, the batcher takes no new items.
+      if (this.closing && !(e instanceof NetworkError)) throw new HttpError(503, 'the server is shutting down');
       throw e;
     }
     const dets = this.detector.postprocess(outputs.locs, outputs.scores, prepared.width, prepared.height, options);
