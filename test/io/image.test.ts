@@ -195,10 +195,11 @@ test(`decodeResized is within ${TOLERANCE.mean} level (mean), ${TOLERANCE.p99} (
     const cases: [string, Buffer][] = [[`${w}x${h} JPEG`, await sharp(px, raw).jpeg({ quality: 90 }).toBuffer()]];
     // 16 bits a channel: resized at 16 bits, then made 8 (the reference makes 8 bits first).
     if (w === 1300) cases.push([`${w}x${h} 16-bit PNG`, await sharp(px, raw).toColourspace('rgb16').png({ compressionLevel: 1 }).toBuffer()]);
-    for (const o of [3, 6, 8]) {
-      cases.push([`${w}x${h} JPEG, EXIF ${o}`, await sharp(px, raw).withMetadata({ orientation: o }).jpeg({ quality: 90 }).toBuffer()]);
-      cases.push([`${w}x${h} PNG, EXIF ${o}`, await sharp(px, raw).withMetadata({ orientation: o }).png({ compressionLevel: 1 }).toBuffer()]);
-    }
+    // Turns that keep the axes (2, 3) and that swap them (6, 8), lossy and lossless.
+    const [keep, swap] = w === 1300 ? [3, 6] : [2, 8];
+    cases.push([`${w}x${h} JPEG, EXIF ${keep}`, await sharp(px, raw).withMetadata({ orientation: keep }).jpeg({ quality: 90 }).toBuffer()]);
+    cases.push([`${w}x${h} PNG, EXIF ${swap}`, await sharp(px, raw).withMetadata({ orientation: swap }).png({ compressionLevel: 1 }).toBuffer()]);
+    cases.push([`${w}x${h} JPEG, EXIF ${swap}`, await sharp(px, raw).withMetadata({ orientation: swap }).jpeg({ quality: 90 }).toBuffer()]);
     for (const [what, bytes] of cases) {
       const d = levels((await decodeResized(bytes, { width: W, height: H })).data, await reference(bytes, W, H));
       assert.ok(d.mean <= TOLERANCE.mean && d.p99 <= TOLERANCE.p99 && d.max <= TOLERANCE.max, `${what}: ${JSON.stringify(d)}`);
