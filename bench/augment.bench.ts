@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeImage } from '../src/data/decode.js';
+import { decodeImage } from '../src/io/image.js';
 import { evalTransform, photometricDistort, toPlanar, trainTransform, type Targets } from '../src/data/augment.js';
 import { generateShapesDataset, renderScene } from '../src/data/synthetic.js';
 import { loadDataset } from '../src/data/dataset.js';

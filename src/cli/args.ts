@@ -52,6 +52,15 @@ export function intFlag(verb: string, flag: string, value: string | undefined, f
   return n;
 }
 
+/**
+ * `--max-pixels <MP>`: the largest image decoded, in megapixels, as pixels for src/io/image.ts; undefined when the
+ * flag is absent (the library's default, 40).
+ */
+export function maxPixelsFlag(verb: string, args: VerbArgs): number | undefined {
+  const v = stringFlag(args, 'max-pixels');
+  return v === undefined ? undefined : Math.round(numberFlag(verb, 'max-pixels', v, 0, 0.001, 1000) * 1e6);
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** Reads a size flag (bytes, or with K, M, G: binary multiples, e.g. 512M, 4G); undefined when not given. */

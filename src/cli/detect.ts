@@ -7,7 +7,7 @@ import { annotateImage } from '../draw/annotate.js';
 import { SSD } from '../nn/model.js';
 import type { Detection, DetectOptions, Detector, PreparedImage } from '../serve/detector.js';
 import { detectionsToCocoResults, samplesOfFiles } from '../train/coco-results.js';
-import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
+import { booleanFlag, intFlag, maxPixelsFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { defaultEvalSplit } from './eval.js';
 import { ProgressLine } from './progress-line.js';
@@ -71,6 +71,8 @@ export interface DetectImagesOptions extends DetectOptions {
   outDir: string;
   /** Images prepared and run together. Default 4. */
   batch?: number;
+  /** Largest image read, in pixels, judged from its header (larger ones fail). Default 40 megapixels. */
+  maxPixels?: number;
   /** Called after each image (done or failed). */
   onImage?: (file: string, error?: Error) => void;
 }
@@ -103,7 +105,7 @@ export async function detectImages(model: Detector, files: readonly string[], op
   const plane = 3 * W * H;
   for (let start = 0; start < files.length; start += batch) {
     const chunk = files.slice(start, start + batch);
-    const prepared = await Promise.all(chunk.map((f) => model.prepare(f).catch((e: unknown) => (fail(f, e), undefined))));
+    const prepared = await Promise.all(chunk.map((f) => model.prepare(f, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }).catch((e: unknown) => (fail(f, e), undefined))));
     const ok = chunk.map((f, i) => ({ file: f, p: prepared[i] })).filter((x): x is { file: string; p: PreparedImage } => x.p !== undefined);
     if (ok.length === 0) continue;
     const input = new Float32Array(ok.length * plane);
@@ -138,6 +140,7 @@ export async function detectImages(model: Detector, files: readonly string[], op
   // Promise.all finishes out of order within a chunk: report in input order.
   const order = new Map(files.map((f, i) => [f, i]));
   images.sort((a, b) => order.get(a.file)! - order.get(b.file)!);
+  failed.sort((a, b) => order.get(a.file)! - order.get(b.file)!);
   return { images, failed };
 }
 
@@ -180,6 +183,8 @@ options:
                         by name. Without images named, every image of the split is detected
   --split <name>        the split of --data (default: VOC test, YOLO val)
   --threads <n>         ONNX Runtime threads                            (default: all cores)
+  --max-pixels <MP>     largest image read, in megapixels, judged from its header before
+                        decoding; larger ones are reported and skipped  (default 40)
 
 Without --data, --coco names an image by its file stem (a number when all digits, as COCO's
 000000397133.jpg -> 397133) and a class by the model's class index. For mAP, detect with
@@ -204,6 +209,7 @@ export const command: Command = {
       suppress: { type: 'string' },
       batch: { type: 'string' },
       threads: { type: 'string' },
+      'max-pixels': { type: 'string' },
       coco: { type: 'boolean' },
       data: { type: 'string' },
       split: { type: 'string' },
@@ -221,6 +227,7 @@ export const command: Command = {
     const batch = intFlag('detect', 'batch', stringFlag(args, 'batch'), 4, 1, 256);
     const threadsFlag = stringFlag(args, 'threads');
     const threads = threadsFlag === undefined ? undefined : intFlag('detect', 'threads', threadsFlag, 0, 1, 1024);
+    const maxPixels = maxPixelsFlag('detect', args);
     const suppressText = stringFlag(args, 'suppress');
     const suppress = suppressText ? suppressText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [];
     const outDir = resolve(stringFlag(args, 'out') ?? join('runs', 'detect'));
@@ -245,6 +252,7 @@ export const command: Command = {
       const { images, failed } = await detectImages(model, files, {
         outDir,
         batch,
+        ...(maxPixels === undefined ? {} : { maxPixels }),
         minScore,
         maxOverlap,
         topK,

@@ -1,7 +1,7 @@
 // `ssd eval`: mAP of a model (or of detections made elsewhere) on a dataset split.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { booleanFlag, intFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
+import { booleanFlag, intFlag, maxPixelsFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { detectFormat, loadDataset } from '../data/dataset.js';
 import { formatEvaluation } from '../eval/format.js';
@@ -22,6 +22,7 @@ const flags: FlagSpec = {
   'skip-bad': { type: 'boolean' },
   threads: { type: 'string' },
   workers: { type: 'string' },
+  'max-pixels': { type: 'string' },
 };
 
 const help = `usage: ssd eval --weights <model file> --data <dir|json|yaml> [options]
@@ -49,6 +50,7 @@ Measures mean average precision on a dataset split and prints the AP of every cl
   --skip-bad              skip samples with problems instead of stopping
   --threads <N>           ONNX Runtime threads (default: all cores)
   --workers <N>           data loader worker threads
+  --max-pixels <MP>       largest image decoded, in megapixels, judged from its header (default 40)
 
 examples
   ssd eval --weights runs/voc/best.safetensors --data VOCdevkit/VOC2007 --split test --metric voc07 --json map.json
@@ -82,6 +84,7 @@ export const command: Command = {
     const threads = stringFlag(args, 'threads') === undefined ? undefined : intFlag('eval', 'threads', stringFlag(args, 'threads'), 0, 1);
     const workers = stringFlag(args, 'workers') === undefined ? undefined : intFlag('eval', 'workers', stringFlag(args, 'workers'), 0, 0);
     const batch = intFlag('eval', 'batch', stringFlag(args, 'batch'), 8, 1);
+    const maxPixels = maxPixelsFlag('eval', args);
 
     const split = stringFlag(args, 'split') ?? defaultEvalSplit(data[0]!);
     const skipBad = booleanFlag(args, 'skip-bad');
@@ -100,6 +103,7 @@ export const command: Command = {
           metric,
           batch,
           workers,
+          maxPixels,
           skipBad,
           onProgress: (done, total) => {
             if (tty) process.stderr.write(`\r\x1b[2Kevaluating ${done}/${total} images`);

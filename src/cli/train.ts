@@ -1,5 +1,5 @@
 // `ssd train`: parses the flags and calls train() from src/train.
-import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
+import { booleanFlag, intFlag, maxPixelsFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
 import { MODELS } from '../nn/models/index.js';
 import { NonFiniteLossError } from '../train/errors.js';
@@ -42,6 +42,7 @@ const flags: FlagSpec = {
   'skip-bad': { type: 'boolean' },
   threads: { type: 'string' },
   workers: { type: 'string' },
+  'max-pixels': { type: 'string' },
 };
 
 const help = `usage: ssd train --data <dir|json|yaml> --out runs/<name> [options]
@@ -93,6 +94,7 @@ run folder, evaluation
 machine
   --threads <N>           ONNX Runtime threads (default: all cores)
   --workers <N>           data loader worker threads (default: min(4, cores))
+  --max-pixels <MP>       largest image decoded, in megapixels, judged from its header (default 40)
 
 examples
   ssd train --data VOCdevkit/VOC2007 --data VOCdevkit/VOC2012 --out runs/voc --epochs 10 --batch 8 --eval-every 2
@@ -176,6 +178,7 @@ export const command: Command = {
       skipBad: booleanFlag(args, 'skip-bad'),
       threads: opt('threads', (s) => intFlag('train', 'threads', s, 0, 1)),
       workers: opt('workers', (s) => intFlag('train', 'workers', s, 0, 0)),
+      maxPixels: maxPixelsFlag('train', args),
       resume,
       existOk: booleanFlag(args, 'exist-ok'),
     };

@@ -13,7 +13,7 @@
 // window and writes the normalised result straight into the caller's batch slot (CHW). A 4x
 // expand thus never allocates a 16x canvas.
 import { iouOfCorners } from '../boxes/iou.js';
-import type { DecodedImage } from './decode.js';
+import type { DecodedImage } from '../io/image.js';
 import { IMAGENET_NORMALIZATION } from './normalization.js';
 import type { Random } from './random.js';
 

@@ -2,7 +2,7 @@
 // (throw listing every problem, or skip the bad samples and report them).
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { readImageSize } from './decode.js';
+import { ImageDecodeError, readImageSize } from '../io/image.js';
 import { DatasetError, type Dataset, type Problem, type ReadOptions, type Sample } from './types.js';
 
 /** Boxes may stick out of the image by this many pixels (annotation tools round outwards). */
@@ -134,7 +134,8 @@ export async function sizeOrProblem(log: ProblemLog, imagePath: string, sampleId
   try {
     return await readImageSize(imagePath);
   } catch (e) {
-    log.add({ file: imagePath, message: (e as Error).message, sampleId });
+    // The problem names the file already: keep the decoder's reason only.
+    log.add({ file: imagePath, message: e instanceof ImageDecodeError ? e.reason : (e as Error).message, sampleId });
     return undefined;
   }
 }

@@ -1,11 +1,11 @@
-// The public names of src/data (`ssd-ts/data`): dataset readers, decoding, augmentation, the parallel loader,
-// normalisation, the seeded generator and the generated shapes dataset.
+// The public names of src/data (`ssd-ts/data`): dataset readers, decoding (src/io/image.ts), augmentation, the
+// parallel loader, normalisation, the seeded generator and the generated shapes dataset.
 export { type Sample, type Dataset, type DatasetFormat, type Problem, type ReadOptions, DatasetError, formatProblem } from './types.js';
 export { loadDataset, detectFormat, type LoadDatasetOptions } from './dataset.js';
 export { loadVoc, VOC_CLASS_NAMES, type VocOptions } from './voc.js';
 export { loadCoco, type CocoOptions } from './coco.js';
 export { loadYolo, yoloLabelPath, type YoloOptions } from './yolo.js';
-export { decodeImage, readImageSize, ImageDecodeError, DEFAULT_MAX_IMAGE_PIXELS, type DecodedImage, type DecodeOptions } from './decode.js';
+export { decodeImage, readImageSize, ImageDecodeError, ImageTooLargeError, DEFAULT_MAX_PIXELS, type DecodedImage, type ImageReadOptions } from '../io/image.js';
 export { Random, deriveSeed, hashSeed } from './random.js';
 export { IMAGENET_NORMALIZATION, type Normalization } from './normalization.js';
 export {

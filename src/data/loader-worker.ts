@@ -11,7 +11,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { BoxCoder } from '../boxes/coder.js';
 import { Matcher } from '../boxes/match.js';
-import { decodeImage, ImageDecodeError } from './decode.js';
+import { decodeImage, ImageDecodeError } from '../io/image.js';
 import { evalTransform, trainTransform, type Targets } from './augment.js';
 import { IMAGENET_NORMALIZATION } from './normalization.js';
 import { Random } from './random.js';

@@ -72,7 +72,7 @@ export interface DataLoaderOptions {
   skipBad?: boolean;
   /** Ids of samples known to be bad (what `skippedIds()` gave in the run being resumed): left out of every epoch. */
   skipIds?: readonly string[];
-  /** Images with more pixels than this cannot be decoded (a bad sample). Default 8192 x 8192. */
+  /** Images with more pixels than this, judged from the header, cannot be decoded (a bad sample). Default 40 megapixels (src/io/image.ts). */
   maxImagePixels?: number;
 }
 
@@ -82,7 +82,7 @@ export interface SkippedSample {
   sampleIndex: number;
   id: string;
   imagePath: string;
-  /** Why, naming the file: `<path>: cannot decode image: <decoder message>`. */
+  /** Why, naming the file: `<path>: cannot decode image: <decoder message>`, or `<path>: image is WxH = ... megapixels, above the limit ...`. */
   message: string;
   /** The epoch in which it was found. */
   epoch: number;

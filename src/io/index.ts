@@ -1,5 +1,5 @@
 // The public names of src/io (`ssd-ts/io`): file formats only - safetensors, PyTorch's zip and pickle files,
-// float16.
+// float16, images (bounded decoding).
 export { readSafetensors, writeSafetensors, encodeSafetensors } from './safetensors.js';
 export type { SafetensorsFile, TensorToWrite, Tensor as SafetensorsTensor, ReadSafetensorsOptions } from './safetensors.js';
 export { readModelFile, detectModelFileKind, describeModelFileKind, DEFAULT_MAX_MODEL_FILE_BYTES } from './file-kind.js';
@@ -12,3 +12,5 @@ export { TorchTensor } from './torch/tensor.js';
 export { PyObject } from './torch/pickle.js';
 export type { PyValue } from './torch/pickle.js';
 export { halfToFloat, floatToHalf, decodeFloat16, decodeBFloat16 } from './float16.js';
+export { decodeImage, decodeResized, resizePixels, orientPixels, readImageHeader, readImageSize, checkPixelLimit, megapixels, DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError } from './image.js';
+export type { DecodedImage, ImageHeader, ImageReadOptions, RawPixels } from './image.js';

@@ -1,10 +1,10 @@
 // A detector ready to use: a network, its weights and its config, saved to and loaded from one safetensors file,
 // and `detect` that goes from an image file to labelled boxes in the image's pixels.
-import sharp from 'sharp';
 import { BoxCoder } from '../boxes/coder.js';
 import { DetectionPostprocessor } from '../boxes/detect.js';
 import { generatePriors } from '../boxes/priors.js';
 import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
+import { decodeResized, resizePixels, type ImageReadOptions } from '../io/image.js';
 import { assertFiniteWeights } from '../io/non-finite.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { validateConfig, type ModelConfig } from './config.js';
@@ -225,36 +225,14 @@ export class SSD {
   }
 
   /**
-   * Decodes (EXIF orientation applied), resizes to the input size with sharp and normalises an image.
-   * Errors name the file and say what is wrong.
+   * Decodes (EXIF orientation applied) and resizes an image to the input size (src/io/image.ts: the pixel limit is
+   * checked from the header first, JPEGs shrink while decoding), then normalises it. Errors name the file and say
+   * what is wrong: ImageTooLargeError above `maxPixels`, ImageDecodeError for what is not a readable image.
    */
-  async prepare(image: ImageInput): Promise<PreparedImage> {
-    const what = typeof image === 'string' ? image : image instanceof Uint8Array ? '<image bytes>' : '<decoded image>';
-    const { width: W, height: H } = this.config.inputSize;
-    try {
-      // Decode and orient first, then resize the upright pixels: in one sharp pipeline the resize of a rotated
-      // (EXIF 5-8) image is computed before the rotation and lands on other sample positions.
-      let pixels: { data: Uint8Array; width: number; height: number; channels: number };
-      if (typeof image === 'string' || image instanceof Uint8Array) {
-        const { data, info } = await sharp(image).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-        pixels = { data, width: info.width, height: info.height, channels: info.channels };
-      } else {
-        const { data, width: w, height: h, channels } = image;
-        if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) throw new Error(`width and height must be whole numbers > 0, got ${w}x${h}`);
-        if (channels !== 3 && channels !== 4) throw new Error(`channels must be 3 (RGB) or 4 (RGBA), got ${String(channels)}`);
-        if (data.length !== w * h * channels) throw new Error(`${data.length} bytes for ${w}x${h} pixels of ${channels} channels`);
-        pixels = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: w, height: h, channels };
-      }
-      const { width, height, channels } = pixels;
-      const resized = await sharp(Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } })
-        .removeAlpha()
-        .resize(W, H, { fit: 'fill', kernel: 'linear' })
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      return { data: normalise(resized.data, resized.info.channels, W, H, this.config.normalization), width, height };
-    } catch (e) {
-      throw new Error(`${what}: cannot read image: ${(e as Error).message}`);
-    }
+  async prepare(image: ImageInput, options: ImageReadOptions = {}): Promise<PreparedImage> {
+    const size = this.config.inputSize;
+    const { data, width, height } = typeof image === 'string' || image instanceof Uint8Array ? await decodeResized(image, size, options) : { ...image, data: await resizePixels(image, size) };
+    return { data: normalise(data, 3, size.width, size.height, this.config.normalization), width, height };
   }
 
   private session(): Promise<InferenceRunner> {

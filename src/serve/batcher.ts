@@ -48,7 +48,7 @@ export class MicroBatcher<I, O> {
   private runningCount = 0;
   private closed = false;
   private readonly maxBatch: number;
-  private readonly maxWaitMs: number;
+  private maxWaitMs: number;
   private readonly maxQueue: number;
   readonly stats = { runs: 0, items: 0, maxBatchSeen: 0 };
 
@@ -76,6 +76,12 @@ export class MicroBatcher<I, O> {
   /** Current counters. */
   snapshot(): BatcherStats {
     return { ...this.stats, queued: this.queue.length, running: this.runningCount };
+  }
+
+  /** From now on items run as soon as the network is free, without waiting for company; those waiting go now. */
+  stopWaiting(): void {
+    this.maxWaitMs = 0;
+    if (this.timer) this.start();
   }
 
   /** Stops taking items and resolves when every queued item has run. */

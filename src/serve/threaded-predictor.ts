@@ -46,6 +46,7 @@ export class ThreadedPredictor {
   private readonly pending = new Map<number, { resolve: (o: { locs: Float32Array; scores: Float32Array }) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private closed = false;
+  private exitReason: string | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -63,8 +64,19 @@ export class ThreadedPredictor {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    worker.on('error', (e) => failAll(e));
-    worker.on('exit', (code) => failAll(new Error(`inference worker exited (code ${code})`)));
+    worker.on('error', (e) => {
+      this.exitReason ??= `the inference worker failed: ${e.message}`;
+      failAll(e);
+    });
+    worker.on('exit', (code) => {
+      if (!this.closed) this.exitReason ??= `the inference worker exited (code ${code})`;
+      failAll(new Error(`inference worker exited (code ${code})`));
+    });
+  }
+
+  /** Why the worker is gone when it ended without `close` (it can run nothing more); undefined while it runs. */
+  get failure(): string | undefined {
+    return this.exitReason;
   }
 
   /** Starts a worker with `model`'s network; resolves once its session is loaded. */
@@ -72,17 +84,22 @@ export class ThreadedPredictor {
     const bytes = exportOnnx(model);
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { model: bytes, threads: options.threads, ort: ortPath }, transferList: [bytes.buffer as ArrayBuffer] });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (m: Reply) => {
-        if (m.ready) resolve();
-        else if (m.fatal) reject(new Error(`inference worker could not load the model: ${m.fatal}`));
-        else return;
-        worker.off('message', onMessage);
-        worker.off('error', reject);
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onMessage = (m: Reply) => {
+          if (m.ready) resolve();
+          else if (m.fatal) reject(new Error(`inference worker could not load the model: ${m.fatal}`));
+          else return;
+          worker.off('message', onMessage);
+          worker.off('error', reject);
+        };
+        worker.on('message', onMessage);
+        worker.once('error', reject);
+      });
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
     return new ThreadedPredictor(worker, model.config.inputSize);
   }
 
@@ -98,13 +115,18 @@ export class ThreadedPredictor {
     });
   }
 
-  /** Ends the worker (after the runs already sent). */
+  /** Ends the worker after the runs already sent; one that has not exited a second later is terminated. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const exited = new Promise((r) => this.worker.once('exit', r));
+    if (this.exitReason !== undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<boolean>((r) => this.worker.once('exit', () => r(true)));
     this.worker.postMessage('close');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    await this.worker.terminate();
+    // The timer is cleared once the worker is gone: left pending, it would hold the process open after a stop.
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 1000)));
+    const ended = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (!ended) await this.worker.terminate();
   }
 }

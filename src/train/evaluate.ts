@@ -33,6 +33,8 @@ export interface EvaluateModelOptions {
   batch?: number;
   /** Loader worker threads. Default: the loader's default. */
   workers?: number;
+  /** Largest image decoded, in pixels. Default: the loader's (40 megapixels). */
+  maxPixels?: number;
   /** Detection settings; defaults are the reference evaluation's: minScore 0.01, maxOverlap 0.45, topK 200. */
   minScore?: number;
   maxOverlap?: number;
@@ -126,6 +128,7 @@ export async function evaluateModel(model: Predictor, dataset: EvaluationDataset
     shuffle: false,
     normalization: model.config.normalization,
     workers: opts.workers,
+    maxImagePixels: opts.maxPixels,
     skipBad: opts.skipBad ?? false,
   });
   const detections = new Array<ImageDetections | undefined>(dataset.samples.length);

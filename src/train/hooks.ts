@@ -195,7 +195,7 @@ export function evaluationHook(latest: LatestEvaluation): TrainHook {
     const { state, options: s } = run;
     const model = SSD.create(run.config, { weights: await run.weights(), threads: run.machine.threads });
     try {
-      const { evaluation, skipped } = await evaluateModel(model, run.validation!, { metric: s.metric, batch: s.batch, workers: run.machine.workers, skipBad: s.skipBad });
+      const { evaluation, skipped } = await evaluateModel(model, run.validation!, { metric: s.metric, batch: s.batch, workers: run.machine.workers, maxPixels: run.machine.maxPixels, skipBad: s.skipBad });
       for (const bad of skipped) run.say(`evaluation skipped ${bad.message} (--skip-bad)`);
       const map = evaluation.map ?? 0;
       const ap: Record<string, number> = {};

@@ -106,6 +106,8 @@ export interface TrainOptions {
   threads?: number;
   /** Loader worker threads. Default: the loader's. */
   workers?: number;
+  /** Largest image decoded, in pixels, judged from its header. Default: the loader's (40 megapixels). */
+  maxPixels?: number;
   /** Continue the run in `out` from its `last.safetensors`, with the options stored there. */
   resume?: boolean;
   /** Start a new run in `out` even when it holds one, removing that run's files first. Default false: refuse. */

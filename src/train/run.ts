@@ -56,8 +56,8 @@ export interface TrainingRun {
   readonly budgetSeconds: number | undefined;
   readonly log: MetricsLog;
   readonly progress: Progress | undefined;
-  /** ONNX Runtime threads and loader workers, as given (not stored: they change no number). */
-  readonly machine: { threads?: number; workers?: number };
+  /** ONNX Runtime threads, loader workers and the pixel limit, as given (not stored: they change no number). */
+  readonly machine: { threads?: number; workers?: number; maxPixels?: number };
   /** Prints a line that stays (above the progress bar). */
   say(line: string): void;
   /** The model-file weights at the current step: trained parameters plus batch-norm statistics; cached per step. */
@@ -204,6 +204,7 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
     dropLast: network.hasBatchNorm,
     seed: s.seed,
     workers: o.workers,
+    maxImagePixels: o.maxPixels,
     normalization: config.normalization,
     skipBad: s.skipBad,
     skipIds: state.skippedIds ?? [],
@@ -253,7 +254,7 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
     budgetSeconds: s.minutes !== undefined ? s.minutes * 60 : undefined,
     log,
     progress,
-    machine: { threads: o.threads, workers: o.workers },
+    machine: { threads: o.threads, workers: o.workers, maxPixels: o.maxPixels },
     say,
     savedStep: o.resume ? state.step : -1,
     lr: NaN,
@@ -263,7 +264,7 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
       const batches = async function* (): AsyncGenerator<{ images: Float32Array; size: number }> {
         // Statistics over up to n images: one that cannot be decoded is left out here whatever skipBad says (the
         // training loader applies that choice).
-        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, normalization: config!.normalization, skipBad: true });
+        calibration ??= await DataLoader.create({ samples: dataset.samples.slice(0, n), batchSize: Math.min(32, n), inputSize: width, augment: false, shuffle: false, workers: o.workers, maxImagePixels: o.maxPixels, normalization: config!.normalization, skipBad: true });
         yield* calibration.epoch(0);
       };
       completed = await completeWeights(network, session.parameters(), buffers, batches, o.threads === undefined ? {} : { threads: o.threads });

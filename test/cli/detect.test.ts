@@ -11,6 +11,8 @@ import { collectImages, command, detectImages, type DetectReport } from '../../s
 import { loadDataset } from '../../src/data/dataset.js';
 import { detectionsToCocoResults, readCocoResults } from '../../src/train/coco-results.js';
 import { SSD } from '../../src/nn/model.js';
+import { modelConfig } from '../../src/nn/models/index.js';
+import { pngBomb } from '../io/png-bomb.js';
 import { TinyDetector } from '../serve/tiny-model.js';
 
 const fixtureRoot = fileURLToPath(new URL('../fixtures/datasets', import.meta.url));
@@ -122,6 +124,37 @@ test('ssd detect end to end with an SSD300 model file: JSON report, suppressed c
   assert.ok(dets.every((d) => d.box.xmin >= 0 && d.box.xmax <= 320 && d.box.ymin >= 0 && d.box.ymax <= 240), 'boxes in pixels, inside the image');
   await assert.rejects(command.run(['--weights', weights]), /name at least one image/);
   await assert.rejects(command.run(['--weights', weights, join(dir, 'in'), '--suppress', 'unicorn']), /unknown class 'unicorn'/);
+});
+
+test('ssd detect: an image bomb is skipped from its header with a message naming it and the limit; --max-pixels sets the limit', async () => {
+  const weights = join(dir, 'tiny.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const bomb = join(dir, 'bomb.png');
+  writeFileSync(bomb, pngBomb(16000, 16000));
+  const run = async (...extra: string[]): Promise<{ code: number; report: DetectReport }> => {
+    const original = console.error;
+    console.error = () => undefined;
+    try {
+      const out = join(dir, `out-bomb${extra.length}`);
+      const code = await command.run(['--weights', weights, bomb, join(dir, 'in', 'gray.png'), '--out', out, ...extra]);
+      return { code, report: JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as DetectReport };
+    } finally {
+      console.error = original;
+    }
+  };
+  const t0 = performance.now();
+  const { code, report } = await run();
+  assert.ok(performance.now() - t0 < 20_000);
+  assert.equal(code, 1);
+  assert.deepEqual(report.failed, [{ file: bomb, error: `${bomb}: image is 16000x16000 = 256 megapixels, above the limit of 40 megapixels; --max-pixels raises it` }]);
+  assert.deepEqual(report.images.map((i) => i.file), [join(dir, 'in', 'gray.png')]);
+  // 320x240 = 0.0768 megapixels: refused under a limit of 0.05.
+  const low = await run('--max-pixels', '0.05');
+  assert.deepEqual(low.report.failed.map((f) => f.error), [
+    `${bomb}: image is 16000x16000 = 256 megapixels, above the limit of 0.05 megapixels; --max-pixels raises it`,
+    `${join(dir, 'in', 'gray.png')}: image is 320x240 = 0.0768 megapixels, above the limit of 0.05 megapixels; --max-pixels raises it`,
+  ]);
+  await assert.rejects(command.run(['--weights', weights, bomb, '--max-pixels', 'lots']), /--max-pixels must be a number/);
 });
 
 test('ssd detect --coco --data: image and category ids of the dataset, a file ssd eval --detections reads', async () => {

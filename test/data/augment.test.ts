@@ -7,7 +7,7 @@ import {
 import { IMAGENET_NORMALIZATION } from '../../src/data/normalization.js';
 import { deriveSeed, Random } from '../../src/data/random.js';
 import { iouOfCorners } from '../../src/boxes/iou.js';
-import { decodeImage, type DecodedImage } from '../../src/data/decode.js';
+import { decodeImage, type DecodedImage } from '../../src/io/image.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateShapesDataset, renderScene, shapesImageId, type SceneOptions } from '../../src/data/synthetic.js';
 import { loadDataset } from '../../src/data/dataset.js';
-import { decodeImage } from '../../src/data/decode.js';
+import { decodeImage } from '../../src/io/image.js';
 import { deriveSeed } from '../../src/data/random.js';
 
 const OPTIONS: SceneOptions = { size: [72, 120], objects: [2, 6] };

@@ -57,3 +57,17 @@ test('a full queue refuses with QueueFullError; drain runs what is queued, then 
   assert.deepEqual(await Promise.all([a, ...q]), [1, 2, 3]);
   assert.equal(b.snapshot().items, 3);
 });
+
+test('stopWaiting: an item waiting for company runs at once, and later ones do not wait either', async () => {
+  const runs: number[][] = [];
+  const b = new MicroBatcher<number, number>(async (xs) => (runs.push(xs), xs), { maxBatch: 8, maxWaitMs: 10_000 });
+  const t0 = performance.now();
+  const first = b.submit(1);
+  await sleep(20);
+  assert.deepEqual(runs, [], 'still waiting for company');
+  b.stopWaiting();
+  assert.equal(await first, 1);
+  assert.equal(await b.submit(2), 2);
+  assert.ok(performance.now() - t0 < 1000, `took ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.deepEqual(runs, [[1], [2]]);
+});

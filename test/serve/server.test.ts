@@ -157,7 +157,10 @@ test('32 concurrent requests are batched into fewer network runs, and every answ
 test('a failure inside the server is a 500 with an id, never a stack trace; the log has the stack', async () => {
   const lines: string[] = [];
   const failing = Object.create(model) as TinyDetector;
-  failing.postprocess = () => {
+  let calls = 0;
+  // Post-processing works at start-up (the blank image), then fails.
+  failing.postprocess = (...args) => {
+    if (calls++ === 0) return model.postprocess(...args);
     throw new Error('secret internal detail');
   };
   const s = new DetectionServer(failing, { log: (l) => lines.push(l) });

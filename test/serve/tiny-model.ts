@@ -9,6 +9,7 @@ import type { ModelConfig } from '../../src/nn/config.js';
 import { modelConfig } from '../../src/nn/models/index.js';
 import { SSDHead } from '../../src/nn/heads.js';
 import { Conv2d, initWeights, maxPool, type BuildContext, type Weights } from '../../src/nn/layers.js';
+import type { ImageReadOptions } from '../../src/io/image.js';
 import { SSD, type DetectOptions, type Detection, type ImageInput, type PreparedImage } from '../../src/nn/model.js';
 import type { FeatureMapInfo } from '../../src/nn/heads.js';
 import { SSDNetwork, type Backbone } from '../../src/nn/ssd.js';
@@ -63,8 +64,8 @@ export class TinyDetector {
     this.helper = SSD.create(this.config, { weights: undefined, seed: 0 });
   }
 
-  prepare(image: ImageInput): Promise<PreparedImage> {
-    return this.helper.prepare(image);
+  prepare(image: ImageInput, options: ImageReadOptions = {}): Promise<PreparedImage> {
+    return this.helper.prepare(image, options);
   }
 
   async predict(images: Float32Array, batch: number): Promise<{ locs: Float32Array; scores: Float32Array }> {
