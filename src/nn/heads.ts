@@ -14,6 +14,9 @@ export interface HeadMap {
   priorsPerPosition: number;
 }
 
+/** Name scope of the nodes that lay the predictions out as (N, P, 4) and (N, P, K) (see ConvBnAct.build). */
+export const HEAD_OUTPUTS = 'head.outputs';
+
 /** The SSD prediction head: box regression and classification convs per map (Xavier-uniform weights, zero biases). */
 export class SSDHead implements HasParameters {
   readonly loc: Conv2d[];
@@ -43,9 +46,9 @@ export class SSDHead implements HasParameters {
     if (features.length !== this.maps.length) throw new Error(`SSDHead: expected ${this.maps.length} feature maps, got ${features.length}`);
     const { g } = ctx;
     // (N, A*k, H, W) -> (N, H, W, A*k) -> (N, H*W*A, k)
-    const flatten = (y: Tensor, k: number): Tensor => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k]);
+    const flatten = (y: Tensor, k: number): Tensor => g.scope(HEAD_OUTPUTS, () => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k]));
     const locs = features.map((f, i) => flatten(this.loc[i]!.build(ctx, f), 4));
     const scores = features.map((f, i) => flatten(this.cls[i]!.build(ctx, f), this.nClasses));
-    return { locs: g.concat(locs, 1), scores: g.concat(scores, 1) };
+    return g.scope(HEAD_OUTPUTS, () => ({ locs: g.concat(locs, 1), scores: g.concat(scores, 1) }));
   }
 }

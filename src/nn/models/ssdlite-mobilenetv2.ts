@@ -6,7 +6,7 @@
 import type { Tensor } from '../../graph/index.js';
 import type { PriorConfig } from '../../boxes/priors.js';
 import { priorsPerLocation } from '../../boxes/priors.js';
-import type { HeadMap } from '../heads.js';
+import { HEAD_OUTPUTS, type HeadMap } from '../heads.js';
 import type { BuildContext, HasParameters, ParameterSpec } from '../layers.js';
 import type { Backbone, FeatureMapInfo } from '../ssd.js';
 import { BiasedConv, ConvBnAct, type NormState } from './blocks.js';
@@ -133,10 +133,10 @@ export class SSDLiteHead implements HasParameters {
     if (features.length !== this.maps.length) throw new Error(`SSDLiteHead: expected ${this.maps.length} feature maps, got ${features.length}`);
     const { g } = ctx;
     const run = ([dw, pw]: [ConvBnAct, BiasedConv], x: Tensor): Tensor => pw.build(ctx, dw.build(ctx, x));
-    const flatten = (y: Tensor, k: number): Tensor => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k]);
+    const flatten = (y: Tensor, k: number): Tensor => g.scope(HEAD_OUTPUTS, () => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k]));
     const locs = features.map((f, i) => flatten(run(this.loc[i]!, f), 4));
     const scores = features.map((f, i) => flatten(run(this.cls[i]!, f), this.nClasses));
-    return { locs: g.concat(locs, 1), scores: g.concat(scores, 1) };
+    return g.scope(HEAD_OUTPUTS, () => ({ locs: g.concat(locs, 1), scores: g.concat(scores, 1) }));
   }
 }
 
