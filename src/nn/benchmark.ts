@@ -1,15 +1,21 @@
 // Timing a model on this machine, the way ../bench's PyTorch anchor times its SSD300: inference per image at
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
-// update) at a batch, fastest of the steps after the first; random weights, images and targets.
+// update) at a batch, fastest of the steps after the first; random weights, images and targets. Any model of
+// the zoo: batch norm builds with batch statistics in the training step (StepSession) and with the running
+// statistics for inference.
+// (This imports train/session.ts from nn/, a layer above: the file moves above both.)
 import { createRequire } from 'node:module';
-import { InferenceRunner, TrainingSession, type TensorData } from '../graph/index.js';
-import { initWeights } from './layers.js';
+import { InferenceRunner, type TensorData } from '../graph/index.js';
+import { StepSession } from '../train/session.js';
+import { initWeights, type ParameterSpec } from './layers.js';
 import { Rng } from './init.js';
-import { ssd300 } from './zoo.js';
+import { isBuffer } from './models/blocks.js';
+import { ZooNetwork } from './models/network.js';
+import { buildZooNetwork, zooModelConfig } from './models/registry.js';
 
 /** Options of {@link benchmarkModel}. */
 export interface BenchmarkOptions {
-  /** Architecture; only 'ssd300' today. */
+  /** Architecture: a name of the model zoo (ZOO_MODELS), e.g. 'ssd300', 'ssd-tiny'. */
   model: string;
   /** Training batch size. Default 8. */
   batch?: number;
@@ -26,10 +32,15 @@ export interface BenchmarkResult {
   model: string;
   batch: number;
   threads: number | null;
+  /** Trainable parameters. */
   parameters: number;
+  /** Batch-norm running statistics (0 for networks without batch norm). */
+  buffers: number;
   onnxruntime: string;
   node: string;
   inference_s_per_image: number;
+  /** batch / train_step_s. */
+  train_images_per_s: number;
   train_step_s: number;
   /** Every training step's time, the first included. */
   train_step_times_s: number[];
@@ -50,17 +61,19 @@ function normal(n: number, rng: Rng): Float32Array {
   return out;
 }
 
+const count = (specs: readonly ParameterSpec[]): number => specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
 /** Times inference and training of a freshly initialised model. */
 export async function benchmarkModel(options: BenchmarkOptions): Promise<BenchmarkResult> {
-  if (options.model !== 'ssd300') throw new Error(`benchmark: unknown model '${options.model}'; known: ssd300`);
   const batch = options.batch ?? 8;
   const steps = Math.max(2, options.steps ?? 3);
   const runs = options.inferenceRuns ?? 5;
   const runtime = options.threads === undefined ? {} : { threads: options.threads };
   const nClasses = 21;
-  const net = ssd300(nClasses);
+  // zooModelConfig names the model's classes; it throws, listing the known models, for an unknown name.
+  const net = buildZooNetwork(zooModelConfig(options.model, Array.from({ length: nClasses - 1 }, (_, i) => `class${i + 1}`)));
   // Each stage builds its graph from fresh weights (same seed) and keeps no other reference to them, as a
   // training program that loaded a model would: PyTorch's process holds one copy of the parameters too.
   const weights = () => initWeights(net.parameters(), 0);
@@ -71,7 +84,9 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Inference, batch 1.
   const { inference, inferenceSetup } = await (async () => {
     let t0 = process.hrtime.bigint();
-    const runner = await InferenceRunner.create(net.forwardGraph(weights(), { batch: 1 }).graph, new Map(), runtime);
+    const build = () => net.forwardGraph(weights(), { batch: 1 }).graph;
+    const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
+    const runner = await InferenceRunner.create(graph, new Map(), runtime);
     const inferenceSetup = seconds(t0);
     const one: TensorData = { data: normal(3 * height * width, rng), dims: [1, 3, height, width], dtype: 'float32' };
     await runner.run({ images: one });
@@ -85,21 +100,15 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Training steps at `batch`: every 300th prior holds an object of a random class, offsets random.
   const classes = new BigInt64Array(batch * P);
   for (let i = 0; i < batch; i++) for (let p = 0; p < P; p += 300) classes[i * P + p] = BigInt(1 + Math.floor(rng.next() * (nClasses - 1)));
-  const feeds: Record<string, TensorData> = {
-    images: { data: normal(batch * 3 * height * width, rng), dims: [batch, 3, height, width], dtype: 'float32' },
-    true_classes: { data: classes, dims: [batch, P], dtype: 'int64' },
-    true_offsets: { data: normal(batch * P * 4, rng), dims: [batch, P, 4], dtype: 'float32' },
-  };
+  const feed = { size: batch, images: normal(batch * 3 * height * width, rng), trueClasses: classes, trueLocs: normal(batch * P * 4, rng) };
   let t0 = process.hrtime.bigint();
-  const session = await (async () => {
-    const { graph, terms } = net.lossGraph(weights(), { batch });
-    return TrainingSession.create(graph, terms.loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
-  })();
+  // The training graph (batch norm on batch statistics), SGD with momentum 0.9, weight decay 5e-4, biases at 2x.
+  const session = await StepSession.create(net, weights(), batch, runtime);
   const trainSetup = seconds(t0);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     t0 = process.hrtime.bigint();
-    const losses = await session.step(feeds, 1e-3);
+    const losses = await session.step(feed, 1e-3);
     times.push(seconds(t0));
     if (!Number.isFinite(losses.loss)) throw new Error(`benchmark: training step ${i} gave loss ${losses.loss}`);
   }
@@ -110,10 +119,12 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
     model: options.model,
     batch,
     threads: options.threads ?? null,
-    parameters: net.parameters().reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0),
+    parameters: count(net.parameters().filter((s) => !isBuffer(s.name))),
+    buffers: count(net.parameters().filter((s) => isBuffer(s.name))),
     onnxruntime: ortVersion,
     node: process.versions.node,
     inference_s_per_image: inference,
+    train_images_per_s: batch / Math.min(...times.slice(1)),
     train_step_s: Math.min(...times.slice(1)),
     train_step_times_s: times,
     inference_setup_s: inferenceSetup,
