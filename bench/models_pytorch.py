@@ -286,7 +286,9 @@ def check(a):
 
 
 def profile(a):
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    """torch.profiler over one training step after a warm-up: self CPU time per op and phase (forward, loss,
+    backward, optimizer; the phases' own self time is the Python between ops), and the phases timed without it."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -298,29 +300,47 @@ def profile(a):
     with torch.no_grad():
         priors = model(x[:1])[0].shape[1]
     tc, tl = synthetic_targets(a.batch, priors, a.classes, gen)
-    phases = {}
+    phases = ['forward', 'loss', 'backward', 'optimizer']
+    times = {}
 
-    def step(record):
-        t0 = time.perf_counter()
-        locs, scores = model(x)
-        t1 = time.perf_counter()
-        loss = multibox(locs, scores, tl, tc)[0]
-        t2 = time.perf_counter()
-        opt.zero_grad()
-        loss.backward()
-        t3 = time.perf_counter()
-        opt.step()
-        t4 = time.perf_counter()
-        if record:
-            phases.update(forward=t1 - t0, loss=t2 - t1, backward=t3 - t2, optimizer=t4 - t3, step=t4 - t0)
+    def step():
+        t = [time.perf_counter()]
+        with record_function('forward'):
+            locs, scores = model(x)
+        t.append(time.perf_counter())
+        with record_function('loss'):
+            loss = multibox(locs, scores, tl, tc)[0]
+        t.append(time.perf_counter())
+        with record_function('backward'):
+            opt.zero_grad()
+            loss.backward()
+        t.append(time.perf_counter())
+        with record_function('optimizer'):
+            opt.step()
+        t.append(time.perf_counter())
+        times.update({p: t[i + 1] - t[i] for i, p in enumerate(phases)}, step=t[-1] - t[0])
 
-    step(False)
+    step()
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        step(True)
-    ops = [{'op': e.key, 'calls': e.count, 'self_ms': e.self_cpu_time_total / 1000} for e in prof.key_averages()]
+        step()
+    totals = {}
+    for e in prof.events():
+        phase, p = 'other', e
+        while p is not None:
+            if p.name in phases:
+                phase = p.name
+                break
+            if p.name.startswith('autograd::engine'):
+                phase = 'backward'
+            p = p.cpu_parent
+        op = '(python between ops)' if e.name in phases else e.name
+        k = (op, phase)
+        c, ms = totals.get(k, (0, 0.0))
+        totals[k] = (c + 1, ms + e.self_cpu_time_total / 1000)
+    ops = [{'op': k[0], 'phase': k[1], 'calls': c, 'self_ms': ms} for k, (c, ms) in totals.items()]
     ops.sort(key=lambda o: -o['self_ms'])
-    step(True)  # phase times from a step without the profiler, whose cost per op call is not the step's
-    print(json.dumps({'model': a.model, 'torch': torch.__version__, 'batch': a.batch, 'threads': a.threads, 'phases_s': phases,
+    step()  # phase times from a step without the profiler, whose cost per op call is not the step's
+    print(json.dumps({'model': a.model, 'torch': torch.__version__, 'batch': a.batch, 'threads': a.threads, 'phases_s': times,
                       'self_ms_total': sum(o['self_ms'] for o in ops), 'ops': ops}))
 
 
