@@ -285,20 +285,24 @@ def check(a):
     }))
 
 
+AUTOGRAD_FUNCTION = 'autograd::engine::evaluate_function: '
+
+
 def profile(a):
-    """torch.profiler over one training step after a warm-up: self CPU time per op and phase (forward, loss,
-    backward, optimizer; the phases' own self time is the Python between ops), and the phases timed without it."""
+    """torch.profiler over one training step after a warm-up: self CPU time per op, the top op it ran under and the
+    phase (forward, loss, backward, optimizer; a phase's own self time is the Python between its ops), and the
+    phases timed without the profiler."""
     from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     model, size = build(a.model, a.classes)
-    model.train()
     opt = sgd(model)
     x = torch.rand(a.batch, 3, size, size, generator=gen) - 0.45
     with torch.no_grad():
-        priors = model(x[:1])[0].shape[1]
+        priors = model.eval()(x[:1])[0].shape[1]
+    model.train()
     tc, tl = synthetic_targets(a.batch, priors, a.classes, gen)
     phases = ['forward', 'loss', 'backward', 'optimizer']
     times = {}
@@ -325,19 +329,22 @@ def profile(a):
         step()
     totals = {}
     for e in prof.events():
-        phase, p = 'other', e
+        # The phase (the record_function around it) and the top op: the outermost op below the phase, or in the
+        # backward pass the autograd function it runs in (ConvolutionBackward0, ...).
+        phase, top, p, below = 'other', None, e, None
         while p is not None:
             if p.name in phases:
                 phase = p.name
                 break
-            if p.name.startswith('autograd::engine'):
-                phase = 'backward'
-            p = p.cpu_parent
+            if p.name.startswith(AUTOGRAD_FUNCTION):
+                phase, top = 'backward', p.name[len(AUTOGRAD_FUNCTION) :]
+            below, p = p, p.cpu_parent
         op = '(python between ops)' if e.name in phases else e.name
-        k = (op, phase)
+        top = top or (below.name if below is not None else op)
+        k = (op, top, phase)
         c, ms = totals.get(k, (0, 0.0))
         totals[k] = (c + 1, ms + e.self_cpu_time_total / 1000)
-    ops = [{'op': k[0], 'phase': k[1], 'calls': c, 'self_ms': ms} for k, (c, ms) in totals.items()]
+    ops = [{'op': k[0], 'top': k[1], 'phase': k[2], 'calls': c, 'self_ms': ms} for k, (c, ms) in totals.items()]
     ops.sort(key=lambda o: -o['self_ms'])
     step()  # phase times from a step without the profiler, whose cost per op call is not the step's
     print(json.dumps({'model': a.model, 'torch': torch.__version__, 'batch': a.batch, 'threads': a.threads, 'phases_s': times,

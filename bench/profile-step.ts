@@ -5,11 +5,12 @@
 // per the same categories. Times are milliseconds per step, the mean over the profiled steps after one warm-up.
 // Prints one JSON object on stdout and short tables on stderr.
 // Usage: node --import tsx bench/profile-step.ts --model ssd-tiny [--batch 8] [--threads 2] [--steps 2] [--no-torch]
+//        [--keep-profile FILE]   (FILE: a copy of ONNX Runtime's raw profile, for chrome://tracing or Perfetto)
 //
 // Node names carry the layer they belong to (`<module>/Conv_12`, `<module>/grad/Mul_345`, see ConvBnAct.build and
 // gradients()); the momentum update's nodes are the training graph's unscoped nodes after the gradients.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ import { StepSession } from '../src/train/session.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  options: { model: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, 'no-torch': { type: 'boolean' }, 'keep-profile': { type: 'string' } },
   strict: true,
 });
 const modelName = values.model ?? 'ssd-tiny';
@@ -82,6 +83,17 @@ function kindOf(net: SSDNetwork): (layer: string, phase: Phase) => Kind {
   };
 }
 
+/** What kind of convolution each conv module of the network is: depthwise, 1x1, or k x k (dense). */
+function convTypes(net: SSDNetwork): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of net.parameters()) {
+    if (!s.name.endsWith('.weight') || s.shape.length !== 4) continue;
+    const [, inPerGroup, kh, kw] = s.shape as [number, number, number, number];
+    out.set(s.name.slice(0, -'.weight'.length), inPerGroup === 1 && kh > 1 ? `depthwise ${kh}x${kw}` : `${kh}x${kw}`);
+  }
+  return out;
+}
+
 /** The conv + BN + activation unit a layer belongs to (`x.conv.1.0` -> `x.conv.1`), else the layer. */
 function unitOf(layer: string, kind: Kind): string {
   return (kind === 'conv' || kind === 'batchnorm' || kind === 'activation') && /\.[012]$/.test(layer) ? layer.slice(0, -2) : layer;
@@ -111,6 +123,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
   const weights = initWeights(net.parameters(), 0);
   const table = nodeTable(net, weights);
   const kind = kindOf(net);
+  const convType = convTypes(net);
   const dir = mkdtempSync(join(tmpdir(), 'ssd-profile-'));
   try {
     // The runtime takes no profiling option: wrap the session factory while StepSession opens its session, so the
@@ -156,6 +169,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     await plain.release();
     const file = readdirSync(dir).find((f) => f.startsWith('step') && f.endsWith('.json'));
     if (!file) throw new Error(`profile-step: ONNX Runtime wrote no profile into ${dir}`);
+    if (values['keep-profile']) copyFileSync(join(dir, file), values['keep-profile']);
     const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[];
 
     const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
@@ -166,9 +180,13 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     const byOpPhase = new Map<string, number>();
     const byCategory = new Map<string, number>();
     const byLayer = new Map<string, number>();
+    const byLayerOp = new Map<string, number>();
+    const byCategoryOp = new Map<string, number>();
+    const byConvType = new Map<string, number>();
     const byUnit = new Map<string, number>();
     const byBlock = new Map<string, number>();
     const calls = new Map<string, number>();
+    const callsOpPhase = new Map<string, number>();
     const unmatched = new Map<string, number>();
     let kernelUs = 0;
     for (const run of runs.slice(1)) {
@@ -185,10 +203,15 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
         add(byOp, op, k.dur);
         add(calls, op, 1);
         add(byOpPhase, `${op} ${phase}`, k.dur);
-        add(byCategory, kd === 'optimizer' ? kd : `${kd} ${phase}`, k.dur);
+        add(callsOpPhase, `${op} ${phase}`, 1);
+        const category = kd === 'optimizer' ? kd : `${kd} ${phase}`;
+        add(byCategory, category, k.dur);
+        add(byCategoryOp, `${category}: ${op}`, k.dur);
+        if (kd === 'conv') add(byConvType, `${convType.get(layer)} ${phase}`, k.dur);
         if (phase === 'forward' || phase === 'backward') {
           const l = layer || '(unscoped)';
           add(byLayer, `${l} ${phase}`, k.dur);
+          add(byLayerOp, `${l} ${phase} ${op}`, k.dur);
           add(byUnit, unitOf(l, kd), k.dur);
           add(byBlock, blockOf(l), k.dur);
         }
@@ -217,12 +240,16 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
         parameter_update_in_js: round(stepMs - runMs),
       },
       by_category_ms: sorted(byCategory, perStep),
+      by_category_and_op_type_ms: sorted(byCategoryOp, perStep),
+      conv_by_kernel_type_ms: sorted(byConvType, perStep),
       by_op_type_ms: sorted(byOp, perStep),
       calls_per_step: Object.fromEntries([...calls].map(([k, v]) => [k, v / n])),
       by_op_type_and_phase_ms: sorted(byOpPhase, perStep),
+      calls_per_step_by_op_type_and_phase: Object.fromEntries([...callsOpPhase].map(([k, v]) => [k, v / n])),
       by_block_ms: sorted(byBlock, perStep),
       by_layer_unit_ms: sorted(byUnit, perStep),
       by_layer_ms: sorted(byLayer, perStep),
+      by_layer_and_op_type_top_ms: Object.fromEntries(Object.entries(sorted(byLayerOp, perStep)).slice(0, 80)),
       nodes_not_in_our_graph_ms: sorted(unmatched, perStep),
     };
   } finally {
@@ -230,22 +257,26 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
   }
 }
 
-/** The category of a PyTorch op (self time) in a phase, on the same scale as ours. */
-function torchKind(op: string, phase: string): Kind {
+/**
+ * The category of PyTorch time, on the same scale as ours, from the top op it ran under: the module's call in the
+ * forward pass (aten::conv2d, aten::batch_norm, aten::hardtanh_, ...), the autograd function in the backward pass
+ * (ConvolutionBackward0, ...). The twin's loss is its only user of elementwise arithmetic, log-softmax and sort.
+ */
+function torchKind(top: string, phase: string): Kind {
   if (phase === 'optimizer') return 'optimizer';
-  if (phase === 'loss') return 'loss';
-  if (/conv/i.test(op)) return 'conv';
-  if (/batch_norm/.test(op)) return 'batchnorm';
-  if (/hardtanh|relu|threshold|clamp/.test(op)) return 'activation';
-  if (phase === 'forward' && /^aten::add/.test(op)) return 'residual add';
-  if (/permute|reshape|view|cat|copy_|contiguous|clone|_unsafe_view/.test(op)) return 'layout';
+  if (phase === 'loss' || /LogSoftmax|NllLoss|Abs|Sub|Mul|Div|Sum|Gather|Index/.test(top)) return 'loss';
+  if (/conv/i.test(top)) return 'conv';
+  if (/batch_?norm/i.test(top)) return 'batchnorm';
+  if (/hardtanh|relu|threshold|clamp/i.test(top)) return 'activation';
+  if (/^aten::add$|^AddBackward/.test(top)) return 'residual add';
+  if (/permute|reshape|view|cat|contiguous|clone|slice/i.test(top)) return 'layout';
   return 'other';
 }
 
 interface TorchProfile {
   phases_s: Record<string, number>;
   self_ms_total: number;
-  ops: Array<{ op: string; phase: string; calls: number; self_ms: number }>;
+  ops: Array<{ op: string; top: string; phase: string; calls: number; self_ms: number }>;
 }
 
 function profileTorch(name: string): Record<string, unknown> {
@@ -255,13 +286,17 @@ function profileTorch(name: string): Record<string, unknown> {
   if (r.status !== 0 || !line) return { error: `${python} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' ')}` };
   const p = JSON.parse(line) as TorchProfile;
   const byOp = new Map<string, number>();
+  const byTop = new Map<string, number>();
   const byOpPhase = new Map<string, number>();
   const byCategory = new Map<string, number>();
+  const calls = new Map<string, number>();
   for (const o of p.ops) {
     add(byOp, o.op, o.self_ms);
+    add(byTop, `${o.top} ${o.phase}`, o.self_ms);
     add(byOpPhase, `${o.op} ${o.phase}`, o.self_ms);
+    add(calls, `${o.op} ${o.phase}`, o.calls);
     const phase = o.phase === 'loss' ? 'forward' : o.phase;
-    const kd = torchKind(o.op, o.phase);
+    const kd = torchKind(o.top, o.phase);
     add(byCategory, kd === 'optimizer' ? kd : `${kd} ${phase}`, o.self_ms);
   }
   return {
@@ -271,6 +306,8 @@ function profileTorch(name: string): Record<string, unknown> {
     by_category_ms: sorted(byCategory, 1),
     by_op_ms: sorted(byOp, 1),
     by_op_and_phase_ms: sorted(byOpPhase, 1),
+    calls_by_op_and_phase: Object.fromEntries(calls),
+    by_top_op_and_phase_ms: sorted(byTop, 1),
   };
 }
 
