@@ -101,8 +101,10 @@ async function measure(l: Layer, what: What, method?: string): Promise<number> {
       inputs: [x, w, null],
       outputs: [y],
       grads: [dy],
-      convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod,
-      convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod,
+      conv: {
+        convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod,
+        convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod,
+      },
     });
     out = what === 'input' ? dx! : dw!;
   }

@@ -17,9 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InferenceRunner } from '../src/graph/index.js';
 import { initWeights, type Weights } from '../src/nn/layers.js';
-import { modelStats } from '../src/nn/model-stats.js';
-import { ZooNetwork } from '../src/nn/models/network.js';
-import { zooEntry } from '../src/nn/models/registry.js';
+import { modelEntry } from '../src/nn/models/index.js';
+import { modelStats } from '../src/nn/stats.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
 import { syntheticBatch } from './synthetic-batch.js';
@@ -63,9 +62,7 @@ async function trainOurs(net: SSDNetwork, weights: Weights, batch: number): Prom
 }
 
 async function inferOurs(net: SSDNetwork, weights: Weights): Promise<number> {
-  const build = () => net.forwardGraph(weights).graph;
-  const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
-  const runner = await InferenceRunner.create(graph, new Map(), { threads });
+  const runner = await InferenceRunner.create(net.forwardGraph(weights, { norm: 'eval' }).graph, new Map(), { threads });
   try {
     const one = { images: { data: syntheticBatch(net, 1).images, dims: [1, 3, net.inputSize.height, net.inputSize.width], dtype: 'float32' as const } };
     await runner.run(one);
@@ -106,7 +103,7 @@ function best<T extends { train: Record<string, Timing>; inference_s_per_image: 
 }
 
 for (const name of names) {
-  const net = zooEntry(name).build(21);
+  const net = modelEntry(name).build(21);
   const stats = modelStats(net);
   const batches = batchesOf(name);
   const weights = initWeights(net.parameters(), 0);

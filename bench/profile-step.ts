@@ -16,12 +16,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { buildTrainingGraph } from '../src/graph/sgd.js';
+import { buildTrainingGraph, SGD } from '../src/graph/index.js';
 import { initWeights } from '../src/nn/layers.js';
-import { RUNNING_MEAN } from '../src/nn/models/blocks.js';
-import { zooEntry } from '../src/nn/models/registry.js';
+import { modelEntry } from '../src/nn/models/index.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
-import { trainingGraph } from '../src/train/model.js';
 import { StepSession } from '../src/train/session.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
@@ -38,6 +36,9 @@ const script = join(dirname(fileURLToPath(import.meta.url)), 'models_pytorch.py'
 /** The PyTorch network each model is profiled against (its twin where there is one). */
 const TORCH: Record<string, string> = { 'ssd-tiny': 'ssd-tiny', 'ssdlite320-mobilenetv2': 'ssdlite320-mobilenetv2', ssd300: 'ssd300' };
 
+/** A batch-norm layer's running mean: `<layer>.running_mean`. */
+const RUNNING_MEAN = '.running_mean';
+
 type Phase = 'forward' | 'backward' | 'optimizer' | 'ort';
 /** What a layer is, for the categories both sides are summed by. */
 type Kind = 'conv' | 'batchnorm' | 'activation' | 'residual add' | 'layout' | 'loss' | 'optimizer' | 'other';
@@ -51,8 +52,9 @@ interface NodeInfo {
 
 /** Node name -> phase and layer, from the training graph the session runs (built again here: names are deterministic). */
 function nodeTable(net: SSDNetwork, weights: Map<string, Float32Array>): Map<string, NodeInfo> {
-  const { graph, loss } = trainingGraph(net, weights, batch);
-  const tg = buildTrainingGraph(graph, loss, { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 }, parameterStep: 'caller' });
+  // What StepSession.create builds with its defaults.
+  const { graph, terms } = net.lossGraph(weights, { batch });
+  const tg = buildTrainingGraph(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, parameterStep: 'caller' });
   const forwardCount = graph.nodes.length;
   const table = new Map<string, NodeInfo>();
   tg.nodes.forEach((n, i) => {
@@ -69,7 +71,7 @@ function nodeTable(net: SSDNetwork, weights: Map<string, Float32Array>): Map<str
 /** A classifier of our layers, from the network's parameters: conv modules, batch norms, their activations. */
 function kindOf(net: SSDNetwork): (layer: string, phase: Phase) => Kind {
   const specs = net.parameters();
-  const norms = new Set(specs.filter((s) => s.name.endsWith(RUNNING_MEAN)).map((s) => s.name.slice(0, -RUNNING_MEAN.length)));
+  const norms = new Set(specs.filter((s) => s.buffer && s.name.endsWith(RUNNING_MEAN)).map((s) => s.name.slice(0, -RUNNING_MEAN.length)));
   const convs = new Set(specs.filter((s) => s.name.endsWith('.weight') && s.shape.length === 4).map((s) => s.name.slice(0, -'.weight'.length)));
   return (layer, phase) => {
     if (phase === 'optimizer') return 'optimizer';
@@ -311,7 +313,7 @@ function profileTorch(name: string): Record<string, unknown> {
   };
 }
 
-const net = zooEntry(modelName).build(21);
+const net = modelEntry(modelName).build(21);
 const ours = await profileOurs(net);
 const torchName = TORCH[modelName];
 const pytorch = values['no-torch'] || !torchName ? null : profileTorch(torchName);

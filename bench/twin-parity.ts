@@ -13,12 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InferenceRunner, type TensorData } from '../src/graph/index.js';
 import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
-import { Rng } from '../src/nn/init.js';
+import { Random } from '../src/data/random.js';
 import { initWeights } from '../src/nn/layers.js';
-import { modelStats } from '../src/nn/model-stats.js';
-import { RUNNING_MEAN, RUNNING_VAR } from '../src/nn/models/blocks.js';
-import { ZooNetwork } from '../src/nn/models/network.js';
-import { zooEntry } from '../src/nn/models/registry.js';
+import { modelEntry } from '../src/nn/models/index.js';
+import { modelStats } from '../src/nn/stats.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({ options: { models: { type: 'string' }, batch: { type: 'string' } }, strict: true });
@@ -30,12 +28,12 @@ const TOLERANCE = 1e-4;
 
 /** Batch-norm scale, shift and running statistics moved off their initial 1, 0, 0, 1, so eval mode is tested. */
 function perturbNorms(weights: Map<string, Float32Array>): void {
-  const rng = new Rng(7);
+  const rng = new Random(7);
   const u = () => 2 * rng.next() - 1;
   for (const [name, v] of weights) {
     const bn = name.replace(/\.(running_mean|running_var|weight|bias)$/, '');
-    if (!weights.has(`${bn}${RUNNING_MEAN}`)) continue;
-    if (name.endsWith(RUNNING_VAR)) for (let i = 0; i < v.length; i++) v[i] = 1 + 0.5 * u();
+    if (!weights.has(`${bn}.running_mean`)) continue;
+    if (name.endsWith('.running_var')) for (let i = 0; i < v.length; i++) v[i] = 1 + 0.5 * u();
     else if (name.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] = 1 + 0.2 * u();
     else for (let i = 0; i < v.length; i++) v[i] = 0.1 * u();
   }
@@ -55,17 +53,17 @@ const results: Record<string, unknown> = {};
 let ok = true;
 try {
   for (const name of names) {
-    const net = zooEntry(name).build(21);
-    if (!(net instanceof ZooNetwork)) throw new Error(`${name}: not a zoo network with batch norm`);
+    const net = modelEntry(name).build(21);
+    if (!net.hasBatchNorm) throw new Error(`${name}: the twins are of networks with batch norm`);
     const stats = modelStats(net);
     const weights = initWeights(net.parameters(), 0);
     perturbNorms(weights);
     const b = syntheticBatch(net, batch);
     const { width, height } = net.inputSize;
     const images: TensorData = { data: b.images, dims: [batch, 3, height, width], dtype: 'float32' };
-    const forward = await run(net.withNormMode('eval', () => net.forwardGraph(weights)).graph, { images });
+    const forward = await run(net.forwardGraph(weights, { norm: 'eval' }).graph, { images });
     const P = net.priorCount;
-    const loss = await run(net.withNormMode('train', () => net.lossGraph(weights, { batch })).graph, {
+    const loss = await run(net.lossGraph(weights, { batch, norm: 'train' }).graph, {
       images,
       true_classes: { data: b.trueClasses, dims: [batch, P], dtype: 'int64' },
       true_offsets: { data: b.trueLocs, dims: [batch, P, 4], dtype: 'float32' },

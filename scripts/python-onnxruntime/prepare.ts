@@ -9,9 +9,9 @@ import * as ort from 'onnxruntime-node';
 import { BoxCoder } from '../../src/boxes/coder.js';
 import { Matcher } from '../../src/boxes/match.js';
 import { generatePriors } from '../../src/boxes/priors.js';
-import { buildTrainingGraph, gradients, ONNX } from '../../src/graph/index.js';
-import { exportOnnx } from '../../src/io/onnx-export.js';
-import { ssd300Config } from '../../src/nn/config.js';
+import { buildTrainingGraph, gradients, ONNX, SGD } from '../../src/graph/index.js';
+import { exportOnnx } from '../../src/nn/export.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { SSD } from '../../src/nn/model.js';
 import { matchBatch } from '../../src/nn/targets.js';
 import { manifest, referenceObjects } from '../../test/fixtures/reference.js';
@@ -23,7 +23,7 @@ mkdirSync(out, { recursive: true });
 const write = (name: string, data: Uint8Array | string) => writeFileSync(join(out, name), data);
 const raw = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-const model = SSD.create(ssd300Config(), { weights: recipeWeights() });
+const model = SSD.create(modelConfig('ssd300'), { weights: recipeWeights() });
 const net = model.network;
 const weights = model.weights;
 
@@ -43,7 +43,7 @@ write('ssd300-gradients.onnx', lg.graph.toBytes({ parameters: 'inputs' }));
 
 // 2. The self-contained training graph (forward, loss, backward, SGD update; parameters and momentum in and out).
 const tg = net.lossGraph(weights, { batch: 2 });
-const sgd = { momentum: 0.9, weightDecay: 5e-4, lrMultipliers: { weight: 1, bias: 2 } };
+const sgd = { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 } };
 write('ssd300-train.onnx', buildTrainingGraph(tg.graph, tg.terms.loss, sgd).toBytes({ parameters: 'inputs' }));
 
 // 3. The exported detector (`ssd export --postprocess`), weights stripped; and onnxruntime-node's detections.

@@ -51,3 +51,14 @@ export function intFlag(verb: string, flag: string, value: string | undefined, f
   if (!Number.isInteger(n)) throw new UsageError(`ssd ${verb}: --${flag} must be a whole number, got '${value}'`);
   return n;
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** Reads a size flag (bytes, or with K, M, G: binary multiples, e.g. 512M, 4G); undefined when not given. */
+export function sizeFlag(verb: string, flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+  const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!) : NaN;
+  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) throw new UsageError(`ssd ${verb}: --${flag} must be a size such as 500M or 4G, got '${value}'`);
+  return bytes;
+}

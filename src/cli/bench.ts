@@ -4,9 +4,9 @@ import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { booleanFlag, intFlag, parseVerbArgs, stringFlag } from './args.js';
 import { benchmarkModel, type BenchmarkResult } from '../nn/benchmark.js';
-import { ZOO_MODELS } from '../nn/models/registry.js';
+import { MODELS } from '../nn/models/index.js';
 
-const models = [...ZOO_MODELS.keys()].join(', ');
+const models = [...MODELS.keys()].join(', ');
 
 const help = `usage: ssd bench [--model ssd300] [--batch 8] [--threads N] [--steps 3] [--json]
 
@@ -40,7 +40,7 @@ export const command: Command = {
     });
     if (args.positionals.length) throw new UsageError(`ssd bench: unexpected argument '${args.positionals[0]}'`);
     const model = stringFlag(args, 'model') ?? 'ssd300';
-    if (!ZOO_MODELS.has(model)) throw new UsageError(`ssd bench: --model '${model}' is not known; known: ${models}`);
+    if (!MODELS.has(model)) throw new UsageError(`ssd bench: --model '${model}' is not known; known: ${models}`);
     const batch = intFlag('bench', 'batch', stringFlag(args, 'batch'), 8, 1, 1024);
     const threadsFlag = stringFlag(args, 'threads');
     const threads = threadsFlag === undefined ? undefined : intFlag('bench', 'threads', threadsFlag, 1, 1, 1024);

@@ -1,11 +1,15 @@
 // `ssd detect`: runs a model over images and folders, writes annotated copies and one JSON file for the run.
 import { mkdirSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
+import { loadDataset } from '../data/dataset.js';
+import type { Dataset } from '../data/types.js';
 import { annotateImage } from '../draw/annotate.js';
 import { SSD } from '../nn/model.js';
 import type { Detection, DetectOptions, Detector, PreparedImage } from '../serve/detector.js';
+import { detectionsToCocoResults, samplesOfFiles } from '../train/coco-results.js';
 import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
 import { UsageError, type Command } from './command.js';
+import { defaultEvalSplit } from './eval.js';
 import { ProgressLine } from './progress-line.js';
 
 /** File extensions taken from folders (files named on the command line are tried whatever their name). */
@@ -59,14 +63,6 @@ export interface DetectReport {
   images: ImageResult[];
   /** Files that could not be read or written, with the reason. */
   failed: { file: string; error: string }[];
-}
-
-/** One detection in COCO's results format: bbox `[x, y, width, height]` in pixels. */
-export interface CocoResult {
-  image_id: number;
-  category_id: number;
-  bbox: [number, number, number, number];
-  score: number;
 }
 
 /** Options of {@link detectImages}. */
@@ -145,23 +141,6 @@ export async function detectImages(model: Detector, files: readonly string[], op
   return { images, failed };
 }
 
-/**
- * COCO results for `images`: `image_id` is the file name's number when the name is all digits (COCO's own
- * images, `000000397133.jpg`), else the image's position in the run (1-based); `category_id` is the class index.
- */
-export function toCocoResults(images: readonly ImageResult[]): CocoResult[] {
-  const out: CocoResult[] = [];
-  images.forEach((img, i) => {
-    const stem = basename(img.file, extname(img.file));
-    const id = /^\d+$/.test(stem) ? Number(stem) : i + 1;
-    for (const d of img.detections) {
-      const b = d.box;
-      out.push({ image_id: id, category_id: d.classIndex, bbox: [b.xmin, b.ymin, round(b.xmax - b.xmin, 2), round(b.ymax - b.ymin, 2)], score: d.score });
-    }
-  });
-  return out;
-}
-
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
@@ -178,6 +157,7 @@ function writeJsonAtomic(file: string, value: unknown): void {
 }
 
 const help = `usage: ssd detect --weights <model.safetensors> <images or folders...> [options]
+       ssd detect --weights <model.safetensors> --coco --data <dataset> [--split <name>] [images...] [options]
 
 Detects objects and writes an annotated copy of every image (a box and a "class score" label per
 object) plus one JSON file for the run into --out. Folders are searched recursively for images
@@ -191,9 +171,19 @@ options:
   --top-k <n>           at most n detections per image                  (default 200)
   --suppress <a,b>      class names (or indices) never reported
   --batch <n>           images run together                             (default 4)
-  --coco                write COCO results (coco_results.json: image_id, category_id, bbox [x,y,w,h], score)
-                        instead of detections.json
+  --coco                write COCO results (coco_results.json: [{image_id, category_id, bbox [x,y,w,h], score}])
+                        instead of detections.json: the file ssd eval --detections and pycocotools read
+  --data <dataset>      with --coco: name images and classes as this dataset does (Pascal VOC root, COCO
+                        instances .json or YOLO data.yaml): image_id is the COCO image id, or the VOC / YOLO
+                        file stem as a string ("000361"); category_id the COCO category id (1..90 with gaps),
+                        or the 1-based index in the dataset's class list; model classes match the dataset's
+                        by name. Without images named, every image of the split is detected
+  --split <name>        the split of --data (default: VOC test, YOLO val)
   --threads <n>         ONNX Runtime threads                            (default: all cores)
+
+Without --data, --coco names an image by its file stem (a number when all digits, as COCO's
+000000397133.jpg -> 397133) and a class by the model's class index. For mAP, detect with
+--min-score 0.01 (as ssd eval does); pycocotools keeps the 100 best of each image and class.
 
 JSON (detections.json): {weights, classNames, options, images: [{file, annotated, width, height,
 detections: [{label, classIndex, score, box: {xmin, ymin, xmax, ymax}}]}], failed: [{file, error}]};
@@ -215,10 +205,16 @@ export const command: Command = {
       batch: { type: 'string' },
       threads: { type: 'string' },
       coco: { type: 'boolean' },
+      data: { type: 'string' },
+      split: { type: 'string' },
     });
     const weights = stringFlag(args, 'weights');
     if (!weights) throw new UsageError('ssd detect: --weights <model file> is required (see ssd detect --help)');
-    if (args.positionals.length === 0) throw new UsageError('ssd detect: name at least one image or folder (see ssd detect --help)');
+    const data = stringFlag(args, 'data');
+    const coco = booleanFlag(args, 'coco');
+    if (data !== undefined && !coco) throw new UsageError('ssd detect: --data names the dataset whose image and category ids --coco writes; add --coco');
+    if (stringFlag(args, 'split') !== undefined && data === undefined) throw new UsageError('ssd detect: --split needs --data <dataset>');
+    if (args.positionals.length === 0 && data === undefined) throw new UsageError('ssd detect: name at least one image or folder (see ssd detect --help)');
     const minScore = numberFlag('detect', 'min-score', stringFlag(args, 'min-score'), 0.2, 0, 0.999999);
     const maxOverlap = numberFlag('detect', 'max-overlap', stringFlag(args, 'max-overlap'), 0.45, 0, 1);
     const topK = intFlag('detect', 'top-k', stringFlag(args, 'top-k'), 200, 1);
@@ -228,8 +224,15 @@ export const command: Command = {
     const suppressText = stringFlag(args, 'suppress');
     const suppress = suppressText ? suppressText.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [];
     const outDir = resolve(stringFlag(args, 'out') ?? join('runs', 'detect'));
-    const files = collectImages(args.positionals);
-    if (files.length === 0) throw new UsageError(`ssd detect: no images found in ${args.positionals.join(', ')}`);
+    let dataset: { data: Dataset; what: string } | undefined;
+    if (data !== undefined) {
+      const split = stringFlag(args, 'split') ?? defaultEvalSplit(data);
+      dataset = { data: await loadDataset(data, { split }), what: `${data}${split !== undefined ? ` (${split})` : ''}` };
+    }
+    const files = args.positionals.length > 0 ? collectImages(args.positionals) : dataset!.data.samples.map((s) => s.imagePath);
+    if (files.length === 0) throw new UsageError(`ssd detect: no images found in ${args.positionals.length > 0 ? args.positionals.join(', ') : dataset!.what}`);
+    // Before any work: every image must be one of the dataset's, or its id is unknown.
+    if (dataset !== undefined) samplesOfFiles(files, dataset.data, dataset.what);
 
     const model = await SSD.load(weights, threads === undefined ? {} : { threads });
     for (const s of suppress) {
@@ -253,9 +256,14 @@ export const command: Command = {
       });
       progress.finish();
       let jsonFile: string;
-      if (booleanFlag(args, 'coco')) {
+      if (coco) {
         jsonFile = join(outDir, 'coco_results.json');
-        writeJsonAtomic(jsonFile, toCocoResults(images));
+        const { results, dropped } = detectionsToCocoResults(images, model.classNames, dataset);
+        writeJsonAtomic(jsonFile, results);
+        if (dropped.size > 0) {
+          const list = [...dropped].map(([name, n]) => `${name} (${n})`).join(', ');
+          console.error(`ssd detect: left out of ${basename(jsonFile)}: detections of classes ${dataset!.what} does not have: ${list}`);
+        }
       } else {
         jsonFile = join(outDir, 'detections.json');
         const report: DetectReport = { weights, classNames: model.classNames, options: { minScore, maxOverlap, topK, suppress }, images, failed };

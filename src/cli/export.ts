@@ -1,6 +1,6 @@
 // `ssd export`: a model file as a standard ONNX file for other runtimes.
 import { extname } from 'node:path';
-import { exportOnnxFile } from '../io/onnx-export.js';
+import { exportOnnxFile } from '../nn/export.js';
 import { SSD } from '../nn/model.js';
 import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
 import { UsageError, type Command } from './command.js';

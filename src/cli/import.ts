@@ -1,13 +1,11 @@
 // `ssd import`: PyTorch weights (.pth, .pth.tar; zip or legacy format) into an ssd-ts model file. Only parses
-// arguments and calls importTorchWeights; the safe reading and the renaming live in src/io.
+// arguments and calls importTorchWeights and writeImported (src/nn/import); the safe reading lives in src/io.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { booleanFlag, parseVerbArgs, stringFlag } from './args.js';
-import { IMPORT_SOURCES, importTorchWeights, type ImportResult, type ImportSource } from '../io/import.js';
-import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import { SSD } from '../nn/model.js';
+import { booleanFlag, parseVerbArgs, sizeFlag, stringFlag } from './args.js';
+import { IMPORT_SOURCES, importTorchWeights, writeImported, type ImportResult, type ImportSource } from '../nn/import/index.js';
 
 const help = `usage: ssd import <file.pth> --out <model.safetensors> [--from KIND] [--classes a,b,...] [--half]
 
@@ -29,10 +27,10 @@ options:
   --classes LIST       class names without background, comma-separated or @file (one per line);
                        default VOC's 20 for 21-class SSD300s, COCO's for torchvision, class1.. otherwise
   --allow-class NAME   also read pickled objects of class NAME (module.Class) as inert records
-  --half               store the weights as float16 (half the file size)`;
-
-/** Metadata keys of a base-only file (what `ssd train --pretrained-base` reads with loadPretrainedBase). */
-export const BASE_FILE_KIND = 'ssd300-vgg16-base';
+  --half               store the weights as float16 (half the file size)
+  --max-file-size SIZE the largest file read (default 2G)
+  --max-inflated SIZE  the most a compressed .pth may inflate to, all entries together (default 1G);
+                       torch.save never compresses, so only a repacked file comes near it`;
 
 export const command: Command = {
   name: 'import',
@@ -45,6 +43,8 @@ export const command: Command = {
       classes: { type: 'string' },
       'allow-class': { type: 'string', multiple: true },
       half: { type: 'boolean' },
+      'max-file-size': { type: 'string' },
+      'max-inflated': { type: 'string' },
     });
     if (args.positionals.length !== 1) throw new UsageError(`ssd import: give exactly one .pth file (got ${args.positionals.length}); see ssd import --help`);
     const file = args.positionals[0]!;
@@ -59,6 +59,8 @@ export const command: Command = {
       from: from as ImportSource | undefined,
       classNames: parseClasses(stringFlag(args, 'classes')),
       allowClasses: Array.isArray(allow) ? allow.map(String) : undefined,
+      maxBytes: sizeFlag('import', 'max-file-size', stringFlag(args, 'max-file-size')),
+      maxInflatedBytes: sizeFlag('import', 'max-inflated', stringFlag(args, 'max-inflated')),
     });
     writeImported(result, out, { half: booleanFlag(args, 'half'), source: basename(file) });
     console.log(summary(result, file, out));
@@ -72,21 +74,6 @@ function parseClasses(flag: string | undefined): string[] | undefined {
   const names = text.split(flag.startsWith('@') ? /\r?\n/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length === 0) throw new UsageError('ssd import: --classes lists no class names');
   return names;
-}
-
-/**
- * Writes an import: a full model through SSD (so the network checks every shape and the config goes into the
- * metadata as every model file has it), or for 'vgg16' a base-only file: the 30 `base.*` tensors with metadata
- * `ssd.kind` = 'ssd300-vgg16-base' and `ssd.source` = the .pth file's name.
- */
-export function writeImported(result: ImportResult, out: string, options: { half?: boolean; source?: string } = {}): void {
-  if (result.source === 'vgg16') {
-    const tensors = new Map<string, TensorToWrite>();
-    for (const [name, data] of result.weights) tensors.set(name, { shape: result.shapes.get(name)!, data, ...(options.half ? { storeAs: 'F16' as const } : {}) });
-    writeSafetensors(out, tensors, { 'ssd.kind': BASE_FILE_KIND, 'ssd.source': options.source ?? '', 'ssd.normalization': JSON.stringify(result.config.normalization) });
-    return;
-  }
-  SSD.create(result.config, { weights: result.weights }).save(out, { half: options.half ?? false });
 }
 
 function summary(r: ImportResult, file: string, out: string): string {

@@ -1,8 +1,7 @@
 // `ssd models`: the model family with parameters, GMAC and prior count.
 import { booleanFlag, intFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import type { Command } from './command.js';
-import { modelStats, type ModelStats } from '../nn/model-stats.js';
-import { ZOO_MODELS } from '../nn/models/registry.js';
+import { familyStats, type FamilyRow } from '../nn/stats.js';
 
 const flags: FlagSpec = {
   classes: { type: 'string' },
@@ -20,19 +19,8 @@ forward pass (GMAC, counted on the network's graph: every convolution) and numbe
 example
   ssd models --classes 5`;
 
-/** One row of the listing. */
-export interface ModelRow extends ModelStats {
-  name: string;
-  summary: string;
-}
-
-/** Every zoo model's row for `classes` object classes. */
-export function listModels(classes = 20): ModelRow[] {
-  return [...ZOO_MODELS.values()].map((e) => ({ name: e.name, summary: e.summary, ...modelStats(e.build(classes + 1)) }));
-}
-
 /** The listing as an aligned text table. */
-export function formatModels(rows: readonly ModelRow[]): string {
+export function formatModels(rows: readonly FamilyRow[]): string {
   const header = ['model', 'input', 'maps', 'params', 'GMAC', 'priors', ''];
   const body = rows.map((r) => [
     r.name,
@@ -55,7 +43,7 @@ export const command: Command = {
   async run(argv) {
     const args = parseVerbArgs('models', argv, flags);
     const classes = intFlag('models', 'classes', stringFlag(args, 'classes'), 20, 1, 10000);
-    const rows = listModels(classes);
+    const rows = familyStats(classes);
     if (booleanFlag(args, 'json')) console.log(JSON.stringify(rows, null, 2));
     else console.log(`${formatModels(rows)}\n(${classes} classes + background; GMAC per image, one forward pass)`);
     return 0;

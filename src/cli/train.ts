@@ -1,7 +1,10 @@
 // `ssd train`: parses the flags and calls train() from src/train.
 import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
-import { NonFiniteLossError, train, type TrainOptions } from '../train/trainer.js';
+import { MODELS } from '../nn/models/index.js';
+import { NonFiniteLossError } from '../train/errors.js';
+import type { TrainOptions } from '../train/options.js';
+import { train } from '../train/trainer.js';
 import type { Metric } from '../eval/types.js';
 
 const flags: FlagSpec = {
@@ -17,6 +20,11 @@ const flags: FlagSpec = {
   'no-shuffle': { type: 'boolean' },
   iterations: { type: 'string' },
   epochs: { type: 'string' },
+  minutes: { type: 'string' },
+  optimizer: { type: 'string' },
+  schedule: { type: 'string' },
+  'match-threshold': { type: 'string' },
+  'exist-ok': { type: 'boolean' },
   batch: { type: 'string' },
   lr: { type: 'string' },
   momentum: { type: 'string' },
@@ -38,15 +46,15 @@ const flags: FlagSpec = {
 
 const help = `usage: ssd train --data <dir|json|yaml> --out runs/<name> [options]
 
-Trains an SSD detector as the SSD300 tutorial does (SGD, momentum 0.9, weight decay 5e-4, biases
-at 2x the rate, step decay by 10 at 80k and 100k of 120k iterations, scaled to the run).
+Trains an SSD detector as the SSD300 tutorial does by default (SGD, momentum 0.9, weight decay 5e-4,
+biases at 2x the rate, step decay by 10 at 80k and 100k of 120k iterations, scaled to the run).
 
 data and model
   --data <path>           Pascal VOC root (repeat to join VOC07+12), COCO instances .json, or YOLO data.yaml
   --split <name>          training split (default: VOC trainval, YOLO train)
-  --model <name>          ssd300 (default) or ssd-tiny (small, trains on a CPU in minutes)
-  --input-size <px>       input side for models that take several (ssd-tiny: multiple of 32 from 96; default 160)
-  --width <x>             channel width multiplier (ssd-tiny; default 1)
+  --model <name>          ${[...MODELS.keys()].join(', ')} (default ssd300; ssd models lists them)
+  --input-size <px>       input side for models that take several (default: the model's)
+  --width <x>             channel width multiplier (default 1)
   --init <file>           start from this model file's weights (same classes as the data)
   --pretrained-base <f>   start SSD300's VGG-16 base from ImageNet weights: torchvision's vgg16 .pth
                           or a file from 'ssd import --from vgg16' (the tutorial's start)
@@ -54,21 +62,27 @@ data and model
 
 optimisation
   --iterations <N>        optimisation steps (default 120000), or
-  --epochs <N>            passes over the training split
+  --epochs <N>            passes over the training split, or
+  --minutes <x>           a training time budget (the schedule runs over the time)
   --batch <N>             images per step (default 8)
-  --lr <x>                base learning rate (default 1e-3; biases 2x)
-  --momentum <x>          default 0.9
-  --weight-decay <x>      default 5e-4
-  --milestones <a,b,..>   steps where the rate is divided by 10 (default: 2/3 and 5/6 of the run)
+  --optimizer <name>      sgd (default; biases train at 2x the rate) or adamw
+  --lr <x>                base learning rate (default 1e-3)
+  --momentum <x>          SGD momentum (default 0.9)
+  --weight-decay <x>      default 5e-4 (SGD), 0.01 (AdamW, decoupled)
+  --schedule <name>       step (default for iterations and epochs) or cosine (default for --minutes)
+  --milestones <a,b,..>   step schedule: steps where the rate is divided by 10 (default: 2/3 and 5/6 of the run)
   --warmup <N>            linear warm-up steps (default 0)
+  --match-threshold <x>   IoU at which a prior answers for an object (default 0.5)
   --clip-grad <x>         clip the global gradient norm to x (default: off)
   --no-augment            no augmentation (resize and normalise only)
   --no-shuffle            take batches in the split file's order
   --seed <N>              seed of the initial weights, data order and augmentation (default 0)
 
 run folder, evaluation
-  --out <dir>             run folder: last.safetensors, best.safetensors, metrics.jsonl, report.html
+  --out <dir>             run folder: last.safetensors, best.safetensors, metrics.jsonl, report.html;
+                          a folder that holds a run is refused unless --resume or --exist-ok
   --resume                continue the run in --out from last.safetensors, exactly
+  --exist-ok              start a new run in --out even if it holds one (that run's files are removed)
   --save-every <N>        also checkpoint every N steps (default: at each epoch's end)
   --eval-every <N>        evaluate every N epochs (default 0: never); keeps best.safetensors
   --val-data <path>       validation data (default: --data)
@@ -79,8 +93,10 @@ machine
   --threads <N>           ONNX Runtime threads (default: all cores)
   --workers <N>           data loader worker threads (default: min(4, cores))
 
-example
-  ssd train --data VOCdevkit/VOC2007 --data VOCdevkit/VOC2012 --out runs/voc --epochs 10 --batch 8 --eval-every 2`;
+examples
+  ssd train --data VOCdevkit/VOC2007 --data VOCdevkit/VOC2012 --out runs/voc --epochs 10 --batch 8 --eval-every 2
+  ssd train --data shapes --model ssd-tiny --minutes 10 --lr 0.1 --warmup 50 --out runs/tiny
+  ssd train --out runs/voc --resume`;
 
 /** A number > 0, or a UsageError naming the flag. */
 function positive(flag: string, value: string): number {
@@ -112,7 +128,13 @@ export const command: Command = {
     const opt = <T>(f: string, read: (s: string) => T): T | undefined => (v(f) === undefined ? undefined : read(v(f)!));
     const metric = v('metric');
     if (metric !== undefined && !['voc07', 'voc', 'coco'].includes(metric)) throw new UsageError(`ssd train: --metric must be voc07, voc or coco, got '${metric}'`);
-    if (v('iterations') !== undefined && v('epochs') !== undefined) throw new UsageError('ssd train: give --iterations or --epochs, not both');
+    const budgets = ['iterations', 'epochs', 'minutes'].filter((f) => v(f) !== undefined);
+    if (budgets.length === 2) throw new UsageError(`ssd train: give --${budgets[0]} or --${budgets[1]}, not both`);
+    if (budgets.length === 3) throw new UsageError('ssd train: give only one of --iterations, --epochs and --minutes');
+    const optimizer = v('optimizer');
+    if (optimizer !== undefined && optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`ssd train: --optimizer must be sgd or adamw, got '${optimizer}'`);
+    const schedule = v('schedule');
+    if (schedule !== undefined && schedule !== 'step' && schedule !== 'cosine') throw new UsageError(`ssd train: --schedule must be step or cosine, got '${schedule}'`);
     const milestones = opt('milestones', (s) =>
       s.split(',').map((m) => {
         const n = Number(m.trim());
@@ -131,6 +153,10 @@ export const command: Command = {
       width: opt('width', (s) => positive('width', s)),
       iterations: opt('iterations', (s) => intFlag('train', 'iterations', s, 0, 1)),
       epochs: opt('epochs', (s) => intFlag('train', 'epochs', s, 0, 1)),
+      minutes: opt('minutes', (s) => positive('minutes', s)),
+      optimizer,
+      schedule,
+      matchThreshold: opt('match-threshold', (s) => numberFlag('train', 'match-threshold', s, 0, 0.01, 1)),
       batch: opt('batch', (s) => intFlag('train', 'batch', s, 0, 1)),
       lr: opt('lr', (s) => positive('lr', s)),
       momentum: opt('momentum', (s) => numberFlag('train', 'momentum', s, 0, 0, 1)),
@@ -150,6 +176,7 @@ export const command: Command = {
       threads: opt('threads', (s) => intFlag('train', 'threads', s, 0, 1)),
       workers: opt('workers', (s) => intFlag('train', 'workers', s, 0, 0)),
       resume,
+      existOk: booleanFlag(args, 'exist-ok'),
     };
     // Ctrl-C: finish the step, write a checkpoint, stop (resume with --resume); twice: stop now.
     const abort = new AbortController();

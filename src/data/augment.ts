@@ -14,12 +14,11 @@
 // expand thus never allocates a 16x canvas.
 import { iouOfCorners } from '../boxes/iou.js';
 import type { DecodedImage } from './decode.js';
+import { IMAGENET_NORMALIZATION } from './normalization.js';
 import type { Random } from './random.js';
 
-/** ImageNet channel means (RGB, 0..1), the tutorial's normalisation and expand filler. */
-export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
-/** ImageNet channel standard deviations (RGB, 0..1). */
-export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
+const IMAGENET_MEAN = IMAGENET_NORMALIZATION.mean;
+const IMAGENET_STD = IMAGENET_NORMALIZATION.std;
 /** The tutorial's crop minimum overlaps; `null` keeps the whole image. */
 export const TUTORIAL_MIN_OVERLAPS: readonly (number | null)[] = [0, 0.1, 0.3, 0.5, 0.7, 0.9, null];
 

@@ -18,11 +18,18 @@ export class SampleBuilder {
   }
   private readonly classes: number[] = [];
   private readonly flags: number[] = [];
+  private readonly crowdFlags: number[] = [];
+  private readonly areas: number[] = [];
 
-  add(xmin: number, ymin: number, xmax: number, ymax: number, label: number, difficult: boolean): void {
+  /** One object; `coco` carries a COCO annotation's iscrowd (also flagged difficult) and area. */
+  add(xmin: number, ymin: number, xmax: number, ymax: number, label: number, difficult: boolean, coco?: { crowd: boolean; area: number }): void {
     this.coords.push(xmin, ymin, xmax, ymax);
     this.classes.push(label);
-    this.flags.push(difficult ? 1 : 0);
+    this.flags.push(difficult || coco?.crowd ? 1 : 0);
+    if (coco !== undefined) {
+      this.crowdFlags.push(coco.crowd ? 1 : 0);
+      this.areas.push(coco.area);
+    }
   }
 
   /** The sample, with boxes clamped to the image (they were checked to lie within the tolerance). */
@@ -34,7 +41,13 @@ export class SampleBuilder {
       boxes[i + 2] = Math.min(width, boxes[i + 2]);
       boxes[i + 3] = Math.min(height, boxes[i + 3]);
     }
-    return { id, imagePath, width, height, boxes, labels: Int32Array.from(this.classes), difficult: Uint8Array.from(this.flags) };
+    const sample: Sample = { id, imagePath, width, height, boxes, labels: Int32Array.from(this.classes), difficult: Uint8Array.from(this.flags) };
+    if (this.areas.length > 0) {
+      if (this.areas.length !== this.classes.length) throw new Error(`SampleBuilder: ${id}: COCO fields given for ${this.areas.length} of ${this.classes.length} objects`);
+      sample.crowd = Uint8Array.from(this.crowdFlags);
+      sample.area = Float64Array.from(this.areas);
+    }
+    return sample;
   }
 }
 

@@ -1,10 +1,11 @@
 // COCO object detection annotations (`instances_*.json`): images, annotations with [x, y, w, h]
 // boxes, categories with arbitrary ids mapped to contiguous labels 1..C.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { checkBox, finishDataset, FolderIndex, fmt, mapLimit, ProblemLog, SampleBuilder, sizeOrProblem } from './check.js';
 import { DatasetError, type Dataset, type ReadOptions, type Sample } from './types.js';
 import { listNames } from './voc.js';
+import { indexFileLimit, readTextFile, TextFileError } from './text-file.js';
 
 /** Options of {@link loadCoco}. */
 export interface CocoOptions extends ReadOptions {
@@ -22,13 +23,23 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses JSON, turning a syntax error into a problem with its line and column. */
-export function parseJsonFile(file: string, log: ProblemLog): unknown {
+/**
+ * Parses a JSON file of at most `maxIndexFileBytes`, turning an unreadable file, bytes that are not UTF-8 or a
+ * syntax error into a problem with its line.
+ */
+export function parseJsonFile(file: string, log: ProblemLog, options: Pick<CocoOptions, 'maxIndexFileBytes'> = {}): unknown {
   if (!existsSync(file)) {
     log.add({ file, message: 'file not found' });
     return undefined;
   }
-  const textContent = readFileSync(file, 'utf8');
+  let textContent: string;
+  try {
+    textContent = readTextFile(file, indexFileLimit(options));
+  } catch (e) {
+    if (!(e instanceof TextFileError)) throw e;
+    log.add({ file, message: e.message, ...(e.line !== undefined ? { line: e.line } : {}) });
+    return undefined;
+  }
   if (textContent.trim().length === 0) {
     log.add({ file, message: 'empty JSON file' });
     return undefined;
@@ -52,13 +63,14 @@ export function parseJsonFile(file: string, log: ProblemLog): unknown {
  * Reads a COCO instances JSON. Categories become labels 1..C in the order of their ids (the names
  * in Dataset.classNames, the original ids in Dataset.categoryIds for exporting results); with
  * `classNames` given, categories are matched to it by name instead. `iscrowd` regions are kept with
- * difficult = 1 (evaluation ignores them). Boxes [x, y, w, h] become [x, y, x+w, y+h] pixels.
+ * crowd = 1 and difficult = 1 (training drops them, evaluation ignores them), each annotation's `area`
+ * (box area where absent) in Sample.area. Boxes [x, y, w, h] become [x, y, x+w, y+h] pixels.
  * Sample ids are the COCO image ids as strings. Images without annotations are kept (no boxes).
  */
 export async function loadCoco(file: string, options: CocoOptions = {}): Promise<Dataset> {
   file = resolve(file);
   const log = new ProblemLog();
-  const doc = parseJsonFile(file, log);
+  const doc = parseJsonFile(file, log, options);
   if (doc === undefined) throw new DatasetError(`COCO ${file}`, log.problems);
   const fatal = (field: string, message: string) => {
     log.add({ file, field, message });
@@ -162,9 +174,15 @@ export async function loadCoco(file: string, options: CocoOptions = {}): Promise
     if (bad >= 0) return void problem(`bbox[${bad}]`, `not a number: ${JSON.stringify(bbox[bad])}`);
     const [x, y, w, h] = bbox as number[];
     if (w <= 0 || h <= 0) return void problem('bbox', `width ${fmt(w)} and height ${fmt(h)} must be positive`);
+    // COCO's area is the segmentation's (evaluation's small / medium / large); without one, the box's.
+    let area = w * h;
+    if (a.area !== undefined) {
+      if (typeof a.area !== 'number' || !Number.isFinite(a.area) || a.area < 0) return void problem('area', `must be a number >= 0, got ${JSON.stringify(a.area)}`);
+      area = a.area;
+    }
     const written = `[x ${fmt(x)}, y ${fmt(y)}, width ${fmt(w)}, height ${fmt(h)}]`;
     if (checkBox(log, file, `${field}.bbox`, entry.id, undefined, written, x, y, x + w, y + h, entry.width, entry.height) && label > 0) {
-      entry.builder.add(x, y, x + w, y + h, label, crowd);
+      entry.builder.add(x, y, x + w, y + h, label, crowd, { crowd, area });
     }
   });
 

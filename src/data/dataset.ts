@@ -1,5 +1,5 @@
 // One entry point for every format: looks at the path and hands it to the right reader.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCoco, type CocoOptions } from './coco.js';
 import { DatasetError, type Dataset, type DatasetFormat } from './types.js';
@@ -67,4 +67,33 @@ export async function loadDataset(pathOrFile: string | string[], options: LoadDa
     }
     case 'yolo': return loadYolo(found.path, options);
   }
+}
+
+/**
+ * The split to validate on, when the dataset holds one besides `trainSplit`: for Pascal VOC a non-empty
+ * `ImageSets/Main/test.txt` (VOC2007's convention) or `val.txt`; for YOLO the data.yaml's `val` (or `test`)
+ * entry. COCO keeps its splits in separate files, so it has none here (give the validation file). Joined VOC
+ * roots look in the first root.
+ */
+export function findValidationSplit(pathOrFile: string | string[], trainSplit?: string): string | undefined {
+  const path = Array.isArray(pathOrFile) ? pathOrFile[0] : pathOrFile;
+  if (path === undefined) return undefined;
+  let found: { format: DatasetFormat; path: string };
+  try {
+    found = detectFormat(path, trainSplit);
+  } catch {
+    return undefined;
+  }
+  const candidates = ['test', 'val'].filter((s) => s !== trainSplit);
+  if (found.format === 'voc') {
+    return candidates.find((s) => {
+      const f = join(found.path, 'ImageSets', 'Main', `${s}.txt`);
+      return existsSync(f) && statSync(f).isFile() && statSync(f).size > 0;
+    });
+  }
+  if (found.format === 'yolo') {
+    const text = readFileSync(found.path, 'utf8');
+    return ['val', 'test'].filter((s) => s !== trainSplit).find((s) => new RegExp(`^${s}\\s*:\\s*\\S`, 'm').test(text));
+  }
+  return undefined;
 }

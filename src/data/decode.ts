@@ -10,14 +10,36 @@ export interface DecodedImage {
   height: number;
 }
 
+/** Default of `DecodeOptions.maxPixels`: 8192 x 8192 (a decoded RGB image of 200 MB). */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/** Options of {@link decodeImage}. */
+export interface DecodeOptions {
+  /** Images with more pixels than this are refused from their header, before any is decoded. Default DEFAULT_MAX_IMAGE_PIXELS. */
+  maxPixels?: number;
+}
+
+/** An image file that cannot be decoded: missing, not an image, truncated or corrupt, too large. */
+export class ImageDecodeError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: cannot decode image: ${reason}`);
+    this.name = 'ImageDecodeError';
+  }
+}
+
 /**
  * Decodes an image file (any format sharp reads: JPEG, PNG, WebP, TIFF, GIF, AVIF) to 8-bit sRGB,
  * applying the EXIF orientation, dropping alpha and expanding grayscale to three channels.
- * Throws an error naming the file when it cannot be read or decoded.
+ * Throws an ImageDecodeError naming the file when it cannot be read or decoded (a truncated JPEG is one:
+ * sharp fails on libjpeg's warnings), or has more than `maxPixels` pixels.
  */
-export async function decodeImage(path: string): Promise<DecodedImage> {
+export async function decodeImage(path: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   try {
-    const { data, info } = await sharp(path).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const input = sharp(path, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS, failOn: 'warning' });
+    const { data, info } = await input.rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
     // sharp keeps one channel for some grayscale inputs even when asked for sRGB: spread it.
     const n = info.width * info.height;
@@ -30,7 +52,8 @@ export async function decodeImage(path: string): Promise<DecodedImage> {
     }
     return { data: rgb, width: info.width, height: info.height };
   } catch (e) {
-    throw new Error(`${path}: cannot decode image: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    throw new ImageDecodeError(path, /exceeds pixel limit/.test(message) ? `${message} (more than ${options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS} pixels)` : message);
   }
 }
 

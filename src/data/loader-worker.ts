@@ -1,7 +1,9 @@
 /**
  * The data loader's per-sample work, run in a worker thread (or inline with `workers: 0`):
- * decode the image, augment it (or only resize and normalise it) straight into its place in a shared
- * batch slot, and match its boxes to the priors, writing the per-prior targets into the slot too.
+ * decode the image, augment it (or only resize and normalise it) straight into its cell of the shared
+ * sample ring, and match its boxes to the priors, writing the per-prior targets into the cell too.
+ * An image that cannot be decoded is reported as such ('bad'), apart from other failures ('error'), so
+ * that the loader can skip it when asked to.
  *
  * Nothing here depends on which thread runs it or in which order: a sample's result is a function
  * of the sample, its seed and the config alone.
@@ -9,8 +11,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { BoxCoder } from '../boxes/coder.js';
 import { Matcher } from '../boxes/match.js';
-import { decodeImage } from './decode.js';
-import { evalTransform, IMAGENET_MEAN, IMAGENET_STD, trainTransform, type Targets } from './augment.js';
+import { decodeImage, ImageDecodeError } from './decode.js';
+import { evalTransform, trainTransform, type Targets } from './augment.js';
+import { IMAGENET_NORMALIZATION } from './normalization.js';
 import { Random } from './random.js';
 import type { Sample } from './types.js';
 
@@ -31,16 +34,18 @@ export interface PrepareConfig {
   matchThreshold: number;
   /** Offset encoding variances (default 0.1 / 0.2). */
   variances?: { center: number; size: number };
+  /** Images with more pixels than this fail to decode (see decodeImage). */
+  maxImagePixels?: number;
 }
 
-/** The sizes of one batch slot. */
+/** The sizes of the sample ring: `batchSize` cells (samples) of one input size and prior count. */
 export interface SlotLayout {
   batchSize: number;
   inputSize: number;
   numPriors: number;
 }
 
-/** A batch slot's arrays, views on shared memory. `classesLo` views the int64 classes as int32 pairs. */
+/** The ring's arrays, views on shared memory. `classesLo` views the int64 classes as int32 pairs. */
 export interface SlotViews {
   images: Float32Array;
   classes: BigInt64Array;
@@ -62,11 +67,16 @@ export interface SampleResult {
   ms: number;
 }
 
-export type WorkerRequest = { type: 'prepare'; slot: number; offset: number; sampleIndex: number; seed: number };
+/** Prepare sample `sampleIndex` with `seed` into ring cell `cell`. */
+export type WorkerRequest = { type: 'prepare'; cell: number; sampleIndex: number; seed: number };
+/** 'bad': the image cannot be decoded (the loader may skip it); 'error': anything else went wrong. */
 export type WorkerResponse =
   | { type: 'ready' }
-  | { type: 'done'; slot: number; offset: number; result: SampleResult }
-  | { type: 'error'; slot: number; offset: number; message: string };
+  | { type: 'done'; cell: number; result: SampleResult }
+  | { type: 'bad'; cell: number; message: string }
+  | { type: 'error'; cell: number; message: string };
+/** A response about one sample (every response but 'ready'). */
+export type SampleResponse = Exclude<WorkerResponse, { type: 'ready' }>;
 
 /** Views of a slot's shared buffers. */
 export function slotViews(buffers: { images: SharedArrayBuffer; classes: SharedArrayBuffer; locs: SharedArrayBuffer }, _layout: SlotLayout): SlotViews {
@@ -93,8 +103,9 @@ function matcherFor(config: PrepareConfig): Matcher {
 }
 
 /**
- * Prepares sample `sampleIndex` with `seed` into position `offset` of a slot: image pixels (3,H,W),
- * and when priors are configured, classes (P) as int64 and offsets (P,4). Errors name the image file.
+ * Prepares sample `sampleIndex` with `seed` into cell `offset` of the ring: image pixels (3,H,W),
+ * and when priors are configured, classes (P) as int64 and offsets (P,4). Errors name the image file;
+ * an image that cannot be decoded throws an ImageDecodeError.
  */
 export async function prepareSample(
   sample: LoaderSample,
@@ -105,11 +116,11 @@ export async function prepareSample(
   offset: number,
 ): Promise<SampleResult> {
   const t0 = performance.now();
-  const image = await decodeImage(sample.imagePath);
+  const image = await decodeImage(sample.imagePath, { maxPixels: config.maxImagePixels });
   const size = config.inputSize;
   const pixels = views.images.subarray(offset * 3 * size * size, (offset + 1) * 3 * size * size);
   const target: Targets = { boxes: sample.boxes, labels: sample.labels, difficult: sample.difficult };
-  const resize = { width: size, height: size, mean: config.mean ?? IMAGENET_MEAN, std: config.std ?? IMAGENET_STD };
+  const resize = { width: size, height: size, mean: config.mean ?? IMAGENET_NORMALIZATION.mean, std: config.std ?? IMAGENET_NORMALIZATION.std };
   let out: Targets;
   try {
     out = config.augment ? trainTransform(image, target, new Random(seed), pixels, 0, resize) : evalTransform(image, target, pixels, 0, resize);
@@ -136,22 +147,30 @@ export async function prepareSample(
   return { sampleIndex, width: image.width, height: image.height, objects: out.labels.length, positives, ms: performance.now() - t0 };
 }
 
+/** Runs one request and says how it went, as the loader's message protocol has it (shared by workers and inline). */
+export async function runRequest(samples: readonly LoaderSample[], config: PrepareConfig, views: SlotViews, req: WorkerRequest): Promise<SampleResponse> {
+  try {
+    const result = await prepareSample(samples[req.sampleIndex]!, req.sampleIndex, req.seed, config, views, req.cell);
+    return { type: 'done', cell: req.cell, result };
+  } catch (e) {
+    if (e instanceof ImageDecodeError) return { type: 'bad', cell: req.cell, message: e.message };
+    return { type: 'error', cell: req.cell, message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 interface WorkerInit {
   kind: 'ssd-loader';
   samples: LoaderSample[];
   config: PrepareConfig;
-  slots: { buffers: { images: SharedArrayBuffer; classes: SharedArrayBuffer; locs: SharedArrayBuffer }; layout: SlotLayout }[];
+  ring: { buffers: { images: SharedArrayBuffer; classes: SharedArrayBuffer; locs: SharedArrayBuffer }; layout: SlotLayout };
 }
 
 if (!isMainThread && parentPort && (workerData as WorkerInit | undefined)?.kind === 'ssd-loader') {
   const init = workerData as WorkerInit;
   const port = parentPort;
-  const views = init.slots.map((s) => slotViews(s.buffers, s.layout));
+  const views = slotViews(init.ring.buffers, init.ring.layout);
   port.on('message', (req: WorkerRequest) => {
-    prepareSample(init.samples[req.sampleIndex]!, req.sampleIndex, req.seed, init.config, views[req.slot]!, req.offset).then(
-      (result) => port.postMessage({ type: 'done', slot: req.slot, offset: req.offset, result } satisfies WorkerResponse),
-      (e: unknown) => port.postMessage({ type: 'error', slot: req.slot, offset: req.offset, message: e instanceof Error ? e.message : String(e) } satisfies WorkerResponse),
-    );
+    void runRequest(init.samples, init.config, views, req).then((response) => port.postMessage(response));
   });
   port.postMessage({ type: 'ready' } satisfies WorkerResponse);
 }

@@ -1,6 +1,6 @@
-// A small seeded pseudo-random generator for augmentation and scene generation. Everything in
-// src/data that draws random numbers takes one of these, so a fixed seed gives the same images,
-// boxes and scenes on every run and in every worker thread (Math.random is never used).
+// The library's one seeded pseudo-random generator: initial weights, augmentation and scene generation
+// all draw from it, so a fixed seed gives the same weights, images, boxes and scenes on every run and in
+// every worker thread (Math.random is never used).
 
 /**
  * mulberry32: a 32-bit state generator (Tommy Ettinger's), fast in JavaScript and good enough for
@@ -48,6 +48,12 @@ export class Random {
       items[j] = t;
     }
     return items;
+  }
+
+  /** Fills `out` with values uniform in [-bound, bound). */
+  fillUniform(out: Float32Array, bound: number): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = bound * (2 * this.next() - 1);
+    return out;
   }
 
   /** A sample of the standard normal distribution (Box-Muller). */

@@ -18,8 +18,18 @@ export interface Sample {
   boxes: Float32Array;
   /** n class labels in 1..C (index into Dataset.classNames plus one; 0 is the background). */
   labels: Int32Array;
-  /** n flags: 1 for VOC `difficult` objects and COCO `iscrowd` regions, which evaluation ignores. */
+  /**
+   * n flags: 1 for VOC `difficult` objects and COCO `iscrowd` regions. The VOC metrics ignore both;
+   * training on COCO drops the crowd regions.
+   */
   difficult: Uint8Array;
+  /** COCO only: n flags, 1 for `iscrowd` regions, which COCO evaluation scores by pycocotools' crowd rule. */
+  crowd?: Uint8Array;
+  /**
+   * COCO only: n areas in pixels² from the annotations' `area` field (the segmentation's area), which
+   * put objects in COCO evaluation's small / medium / large ranges. Absent: the box areas.
+   */
+  area?: Float64Array;
 }
 
 /** One thing wrong with a dataset, found while reading it. */
@@ -67,6 +77,13 @@ export interface ReadOptions {
   classNames?: string[];
   /** Also read every image's header and check its size against the annotation (slower). Default false. */
   checkImageSizes?: boolean;
+  /** The largest annotation file of one image read (VOC XML, YOLO label file). Default 4 MiB; larger is a problem of that sample. */
+  maxAnnotationFileBytes?: number;
+  /**
+   * The largest dataset-wide file read (split and image lists, classes.txt, data.yaml, COCO JSON). Default 512 MiB
+   * (about the longest string JavaScript holds).
+   */
+  maxIndexFileBytes?: number;
 }
 
 /** Formats a problem as `file:line: field: message`. */

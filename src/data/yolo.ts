@@ -1,10 +1,11 @@
 // YOLO text labels (the Ultralytics layout): a data.yaml naming the classes and the split folders,
 // images under .../images/..., one label file per image under .../labels/... with lines
 // `class cx cy w h` (normalised 0..1; class 0-based), or `class x1 y1 x2 y2 ...` polygons.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { checkBox, finishDataset, FolderIndex, fmt, mapLimit, ProblemLog, SampleBuilder, sizeOrProblem } from './check.js';
+import { annotationFileLimit, indexFileLimit, listFolder, readLines, readTextFile, TextFileError, type TextFileLimit } from './text-file.js';
 import { DatasetError, type Dataset, type ReadOptions, type Sample } from './types.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif', '.avif']);
@@ -24,11 +25,14 @@ export function yoloLabelPath(imagePath: string): string {
   return `${dot > swapped.lastIndexOf(sep) ? swapped.slice(0, dot) : swapped}.txt`;
 }
 
-function listImages(dir: string): string[] {
+/** The images under `dir`, recursively, sorted; names that are not UTF-8 go to `invalid` (they cannot be opened by name). */
+function listImages(dir: string, invalid: string[]): string[] {
   const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
+  const folder = listFolder(dir);
+  invalid.push(...folder.invalid);
+  for (const name of folder.names.sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...listImages(p));
+    if (statSync(p).isDirectory()) out.push(...listImages(p, invalid));
     else if (IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.push(p);
   }
   return out;
@@ -48,7 +52,14 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
     return new DatasetError(`YOLO ${yamlFile}`, log.problems);
   };
   if (!existsSync(yamlFile)) throw fatal(undefined, 'file not found');
-  const source = readFileSync(yamlFile, 'utf8');
+  let source: string;
+  try {
+    source = readTextFile(yamlFile, indexFileLimit(options));
+  } catch (e) {
+    if (!(e instanceof TextFileError)) throw e;
+    log.add({ file: yamlFile, message: e.message, ...(e.line !== undefined ? { line: e.line } : {}) });
+    throw new DatasetError(`YOLO ${yamlFile}`, log.problems);
+  }
   if (source.trim() === '') throw fatal(undefined, 'empty YAML file');
   let doc: unknown;
   try {
@@ -72,6 +83,9 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
   if (entry === undefined || entry === null || entry === '') throw fatal(split, `no '${split}' entry (the images of split '${split}')`);
   const lists = Array.isArray(entry) ? entry : [entry];
   const imagePaths: string[] = [];
+  // Images that cannot be named (a file name, or a line of an image list, that is not UTF-8): each a problem of its own.
+  const unreadable: Array<{ file: string; line?: number; message: string }> = [];
+  const invalidNames: string[] = [];
   for (const [i, item] of lists.entries()) {
     const field = Array.isArray(entry) ? `${split}[${i}]` : split;
     if (typeof item !== 'string') {
@@ -80,16 +94,25 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
     }
     const p = isAbsolute(item) ? item : resolve(root, item);
     if (!existsSync(p)) log.add({ file: yamlFile, field, message: `${p} not found` });
-    else if (statSync(p).isDirectory()) imagePaths.push(...listImages(p));
+    else if (statSync(p).isDirectory()) imagePaths.push(...listImages(p, invalidNames));
     else if (p.endsWith('.txt')) {
-      readFileSync(p, 'utf8').split(/\r?\n/).forEach((line) => {
-        const s = line.trim();
-        if (s !== '') imagePaths.push(isAbsolute(s) ? s : resolve(root, s));
-      });
+      try {
+        const list = readLines(p, indexFileLimit(options));
+        for (const { text } of list.lines) {
+          const s = text.trim();
+          if (s !== '') imagePaths.push(isAbsolute(s) ? s : resolve(root, s));
+        }
+        for (const bad of list.invalid) unreadable.push({ file: p, line: bad.line, message: `${bad.message}; the image path on this line cannot be read` });
+      } catch (e) {
+        if (!(e instanceof TextFileError)) throw e;
+        log.add({ file: p, message: e.message });
+      }
     } else log.add({ file: yamlFile, field, message: `${p} is neither a folder of images nor a .txt list of images` });
   }
+  for (const path of invalidNames) unreadable.push({ file: path, message: 'the file name is not valid UTF-8 (shown as Latin-1); rename the file' });
   if (log.problems.length > 0) throw new DatasetError(`YOLO ${yamlFile}`, log.problems);
-  if (imagePaths.length === 0) throw fatal(split, 'lists no images');
+  if (imagePaths.length === 0 && unreadable.length === 0) throw fatal(split, 'lists no images');
+  for (const u of unreadable) log.add({ ...u, sampleId: u.line !== undefined ? `${u.file}:${u.line}` : u.file });
 
   // Ids: file stems, or relative paths where two images share a stem.
   const stems = imagePaths.map((p) => p.slice(p.lastIndexOf(sep) + 1, p.length - extname(p).length));
@@ -98,6 +121,7 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
   const ids = imagePaths.map((p, i) => (counts.get(stems[i])! > 1 ? relative(root, p).slice(0, -extname(p).length) : stems[i]));
 
   const folders = new FolderIndex();
+  const labelLimit = annotationFileLimit(options);
   const samples = await mapLimit(imagePaths, 16, async (imagePath, i): Promise<Sample | undefined> => {
     const id = ids[i];
     if (!folders.exists(imagePath)) {
@@ -108,10 +132,10 @@ export async function loadYolo(yamlFile: string, options: YoloOptions = {}): Pro
     if (size === undefined) return undefined;
     const builder = new SampleBuilder();
     const labelFile = yoloLabelPath(imagePath);
-    if (folders.exists(labelFile)) readLabels(labelFile, id, size.width, size.height, classNames, builder, log);
+    if (folders.exists(labelFile)) readLabels(labelFile, id, size.width, size.height, classNames, builder, log, labelLimit);
     return builder.build(id, imagePath, size.width, size.height);
   });
-  return finishDataset(`YOLO ${yamlFile}`, imagePaths.length, samples.filter((s): s is Sample => s !== undefined), log, options, { format: 'yolo', classNames, root, sources: [yamlFile] });
+  return finishDataset(`YOLO ${yamlFile}`, imagePaths.length + unreadable.length, samples.filter((s): s is Sample => s !== undefined), log, options, { format: 'yolo', classNames, root, sources: [yamlFile] });
 }
 
 function yamlNames(cfg: Record<string, unknown>, file: string, log: ProblemLog): string[] {
@@ -140,8 +164,16 @@ function yamlNames(cfg: Record<string, unknown>, file: string, log: ProblemLog):
 
 const FIELDS = ['class', 'cx', 'cy', 'w', 'h'];
 
-function readLabels(file: string, id: string, width: number, height: number, classNames: string[], builder: SampleBuilder, log: ProblemLog): void {
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/);
+function readLabels(file: string, id: string, width: number, height: number, classNames: string[], builder: SampleBuilder, log: ProblemLog, limit: TextFileLimit): void {
+  let source: string;
+  try {
+    source = readTextFile(file, limit);
+  } catch (e) {
+    if (!(e instanceof TextFileError)) throw e;
+    log.add({ file, message: e.message, sampleId: id, ...(e.line !== undefined ? { line: e.line } : {}) });
+    return;
+  }
+  const lines = source.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const line = i + 1;
     const s = raw.trim();

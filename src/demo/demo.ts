@@ -6,18 +6,15 @@ import { loadDataset } from '../data/dataset.js';
 import { generateShapesDataset, type ShapesDatasetOptions } from '../data/synthetic.js';
 import type { Dataset } from '../data/types.js';
 import { annotateImage } from '../draw/index.js';
-import { initWeights } from '../nn/layers.js';
-import { isBuffer } from '../nn/models/blocks.js';
-import { ZooNetwork } from '../nn/models/network.js';
-import { zooModelConfig, buildZooNetwork } from '../nn/models/registry.js';
 import { SSD } from '../nn/model.js';
+import { buildNetwork, modelConfig } from '../nn/models/index.js';
 import { evaluateModel } from '../train/evaluate.js';
 import { readMetricsLog, type EvalRecord } from '../train/metrics-log.js';
 import type { ProgressStream } from '../train/progress.js';
+import { train } from '../train/trainer.js';
 import { writeDemoReport } from './report.js';
-import { trainForTime } from './train.js';
 
-/** Options of {@link runDemo}; the defaults are the settings the README's figures were measured with. */
+/** Options of {@link runDemo}; the defaults are the settings the demo's figures (bench/RESULTS.md) were measured with. */
 export interface DemoOptions {
   /** Output folder. Default 'runs/demo'. */
   out?: string;
@@ -111,38 +108,45 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   const dataRoot = join(out, 'shapes');
   await ensureDataset(dataRoot, datasetOptions(images, seed), say);
-  const train = await loadDataset(dataRoot, { split: 'train' });
+  const trainSplit = await loadDataset(dataRoot, { split: 'train' });
   const test = await loadDataset(dataRoot, { split: 'test' });
 
   const modelOptions = { ...(options.inputSize ? { inputSize: options.inputSize } : {}), ...(options.width ? { width: options.width } : {}) };
-  const config = zooModelConfig(name, train.classNames, modelOptions);
-  const network = buildZooNetwork(config);
-  if (!(network instanceof ZooNetwork)) throw new Error(`demo: '${name}' is not a model the demo trains (try ssd-tiny)`);
-  const params = network.parameters();
-  const count = params.filter((p) => !isBuffer(p.name)).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-  say(`model: ${name}, ${config.inputSize.width}x${config.inputSize.height} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters; training for ${minutes} min on ${train.samples.length} scenes`);
+  const config = modelConfig(name, trainSplit.classNames, modelOptions);
+  const network = buildNetwork(config);
+  const count = network.trainableParameters().reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  say(`model: ${name}, ${config.inputSize.width}x${config.inputSize.height} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters; training for ${minutes} min on ${trainSplit.samples.length} scenes`);
 
-  const metricsPath = join(out, 'metrics.jsonl');
-  const trained = await trainForTime({
-    network,
-    weights: initWeights(params, seed),
-    samples: train.samples,
-    seconds: minutes * 60,
+  // The trainer's own loop, with a time budget: the schedule (warm-up, then cosine to lr/100) runs over the time,
+  // whatever the machine's speed. The run folder is the demo's: a second demo replaces the first's run.
+  const trained = await train({
+    dataset: trainSplit,
+    out,
+    existOk: true,
+    report: false,
+    model: name,
+    ...modelOptions,
+    minutes,
     batch,
-    lr,
     optimizer,
+    lr,
+    warmup: 50,
+    weightDecay: optimizer === 'sgd' ? 5e-4 : 0.01,
+    clipGradNorm: 10,
     matchThreshold,
     loss: { locLoss },
     augment,
     seed,
+    calibrationImages: 512,
     threads: options.threads,
-    workers: options.workers,
-    metricsPath,
+    workers: options.workers ?? 1,
     progress: options.progress,
   });
-  say(`trained: ${trained.steps} steps, ${trained.images} images in ${trained.seconds.toFixed(0)} s (${(trained.images / trained.seconds).toFixed(1)} img/s), final loss ${trained.finalLoss.toFixed(3)}`);
+  const metricsPath = trained.metricsPath;
+  say(`trained: ${trained.steps} steps, ${trained.images} images in ${trained.trainSeconds.toFixed(0)} s (${trained.imagesPerSecond.toFixed(1)} img/s), final loss ${trained.finalLoss.toFixed(3)}`);
 
-  const model = SSD.create(config, { weights: trained.weights, threads: options.threads });
+  const model = await SSD.load(trained.lastCheckpoint, { threads: options.threads });
+
   const modelPath = join(out, 'model.safetensors');
   model.save(modelPath);
   let result: DemoResult;
@@ -162,8 +166,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       evaluationStep: trained.steps,
       facts: {
         model: `${name} (${config.inputSize.width} px, ${network.priorCount} priors, ${(count / 1e6).toFixed(2)} M parameters)`,
-        data: `${train.samples.length} training scenes, ${test.samples.length} held-out test scenes (${train.classNames.join(', ')})`,
-        'training time': `${trained.seconds.toFixed(0)} s (${trained.steps} steps of ${batch}, ${(trained.images / trained.seconds).toFixed(1)} images/s)`,
+        data: `${trainSplit.samples.length} training scenes, ${test.samples.length} held-out test scenes (${trainSplit.classNames.join(', ')})`,
+        'training time': `${trained.trainSeconds.toFixed(0)} s (${trained.steps} steps of ${batch}, ${trained.imagesPerSecond.toFixed(1)} images/s)`,
         training: `${optimizer === 'sgd' ? 'SGD, momentum 0.9, weight decay 5e-4' : 'AdamW'}, peak lr ${lr} (50-step warm-up, cosine over the time budget), matching IoU ${matchThreshold}, ${locLoss} box loss, augmentation ${augment ? 'on' : 'off'}`,
         'test mAP (VOC07, IoU 0.5)': (evaluation.map ?? 0).toFixed(4),
       },
@@ -173,7 +177,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       map: evaluation.map ?? 0,
       metric: 'voc07',
       ap_per_class: ap,
-      train_seconds: trained.seconds,
+      train_seconds: trained.trainSeconds,
       steps: trained.steps,
       images_seen: trained.images,
       test_images: test.samples.length,

@@ -8,7 +8,8 @@ export interface EvaluateOptions {
   /**
    * 'voc07': PASCAL VOC2007 11-point AP at IoU > 0.5 (the SSD paper's and the reference's metric);
    * 'voc': VOC2010+ all-point AP (area under the precision envelope) at IoU > 0.5;
-   * 'coco': COCO AP averaged over IoU 0.50:0.05:0.95 (101-point), with AP50 and AP75.
+   * 'coco': pycocotools' COCOeval for boxes: AP averaged over IoU 0.50:0.05:0.95 (101-point), and
+   *   the 12 summary numbers (AP, AP50, AP75, AP by area, AR at 1, 10, 100 detections, AR by area).
    */
   metric: Metric;
   /** Object classes, background not included (20 for Pascal VOC); labels are 1..numClasses. */
@@ -17,7 +18,7 @@ export interface EvaluateOptions {
   classNames?: readonly string[];
   /** 'voc07' and 'voc' only: a detection matches when IoU > iouThreshold. Default 0.5. */
   iouThreshold?: number;
-  /** 'coco' only: detections kept per image and class, highest score first. Default 100. */
+  /** 'coco' only: detections kept per image and class, highest score first (AR1 and AR10 cut further). Default 100. */
   maxDets?: number;
 }
 
@@ -36,8 +37,10 @@ function mean(values: readonly (number | null)[]): number | null {
 /**
  * Mean average precision of `images` (one {detections, groundTruth} per image, boxes
  * `[xmin, ymin, xmax, ymax]` in any one scale: fractional or pixels; no "+1 pixel" widths).
- * Classes without non-difficult ground truth get AP null and are left out of the mean.
- * Throws an Error naming the image, field and item of the first bad input.
+ * Classes without ground truth (difficult objects and crowd regions not counted) get AP null and are
+ * left out of the mean. For 'coco', detections of equal score in different images rank in `images`
+ * order (pycocotools: ascending image id). Throws an Error naming the image, field and item of the
+ * first bad input.
  */
 export function evaluateDetections(images: readonly ImageResult[], options: EvaluateOptions & { metric: 'coco' }): CocoEvaluation;
 export function evaluateDetections(images: readonly ImageResult[], options: EvaluateOptions & { metric: 'voc07' | 'voc' }): VocEvaluation;
@@ -62,11 +65,9 @@ export function evaluateDetections(images: readonly ImageResult[], options: Eval
     }
     const t = cocoAveragePrecision(images, { numClasses, maxDets });
     const at = (iou: number) => t.apPerIouThreshold[COCO_IOU_THRESHOLDS.findIndex((v) => Math.abs(v - iou) < 1e-9)];
-    const ap50PerClass = at(0.5);
-    const ap75PerClass = at(0.75);
     return {
       metric,
-      map: mean(t.apPerClass),
+      map: t.summary.ap,
       apPerClass: t.apPerClass,
       classNames: names,
       numGroundTruth: t.numGroundTruth,
@@ -74,11 +75,14 @@ export function evaluateDetections(images: readonly ImageResult[], options: Eval
       curves: t.curves,
       iouThresholds: [...COCO_IOU_THRESHOLDS],
       maxDets: maxDets ?? 100,
-      map50: mean(ap50PerClass),
-      map75: mean(ap75PerClass),
-      ap50PerClass,
-      ap75PerClass,
+      maxDetsSteps: t.maxDetsSteps,
+      map50: t.summary.ap50,
+      map75: t.summary.ap75,
+      ap50PerClass: at(0.5),
+      ap75PerClass: at(0.75),
       apPerIouThreshold: t.apPerIouThreshold,
+      summary: t.summary,
+      summaryPerClass: t.summaryPerClass,
     };
   }
 

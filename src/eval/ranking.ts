@@ -3,12 +3,12 @@
 //
 // Matching one detection only depends on the earlier (higher-scored) detections of the same class in
 // the same image, so each metric matches image by image, and only the curve needs the global order.
-import type { PrCurve } from './types.js';
+import type { GroundTruthSet, PrCurve } from './types.js';
 
 /** Match outcome of a detection. */
 export const FALSE_POSITIVE = 0;
 export const TRUE_POSITIVE = 1;
-/** Landed on a difficult / ignore object: neither true nor false positive, left out of the curve. */
+/** Landed on a difficult object or crowd region (COCO: or outside the area range): neither true nor false positive, left out of the curve. */
 export const IGNORED = 2;
 
 /**
@@ -138,19 +138,21 @@ export class ClassOutcomes {
   }
 }
 
-/** Truthy flag i of an optional difficult array. */
-export function isDifficult(flags: ArrayLike<number | boolean> | undefined, i: number): boolean {
+/** Truthy flag i of an optional flag array (difficult, crowd). */
+export function isFlagged(flags: ArrayLike<number | boolean> | undefined, i: number): boolean {
   return flags != null && Boolean(flags[i]);
 }
 
-/** Non-difficult ground-truth objects per class (index c - 1), summed over images. */
-export function countPositives(
-  images: readonly { groundTruth: { labels: ArrayLike<number>; difficult?: ArrayLike<number | boolean> } }[],
-  numClasses: number,
-): number[] {
+/** Object i is left out of recall: difficult (VOC) or a crowd region (COCO). */
+export function isIgnoredObject(gt: Pick<GroundTruthSet, 'difficult' | 'crowd'>, i: number): boolean {
+  return isFlagged(gt.difficult, i) || isFlagged(gt.crowd, i);
+}
+
+/** Objects neither difficult nor crowd, per class (index c - 1), summed over images. */
+export function countPositives(images: readonly { groundTruth: Pick<GroundTruthSet, 'labels' | 'difficult' | 'crowd'> }[], numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
   for (const { groundTruth: gt } of images) {
-    for (let i = 0; i < gt.labels.length; i++) if (!isDifficult(gt.difficult, i)) counts[gt.labels[i] - 1]++;
+    for (let i = 0; i < gt.labels.length; i++) if (!isIgnoredObject(gt, i)) counts[gt.labels[i] - 1]++;
   }
   return counts;
 }

@@ -6,7 +6,8 @@
 export interface DetectionSet {
   /**
    * Boxes `[xmin, ymin, xmax, ymax]`, length 4*n. An inverted box (xmax < xmin or ymax < ymin)
-   * overlaps nothing and so counts as a false positive, as in the reference.
+   * overlaps nothing and so counts as a false positive, as in the reference; for 'coco' its area
+   * (width x height) is negative, outside every area range, and so it is ignored, as in pycocotools.
    */
   boxes: ArrayLike<number>;
   /** Class of each box, 1..numClasses (0 is background and never a detection), length n. */
@@ -22,11 +23,24 @@ export interface GroundTruthSet {
   /** Class of each object, 1..numClasses, length m. */
   labels: ArrayLike<number>;
   /**
-   * Per object: truthy if it is "difficult" (VOC) or a crowd/ignore region. Such objects are not
-   * counted in recall, and a detection that lands on one is neither a true nor a false positive.
-   * Length m; omitted means none is difficult.
+   * Per object: truthy if it is "difficult" (VOC). Such an object is not counted in recall, and any
+   * number of detections that land on it (ordinary IoU) are neither true nor false positives, under
+   * every metric. Length m; omitted means none is difficult.
    */
   difficult?: ArrayLike<number | boolean>;
+  /**
+   * Per object: truthy if it is a crowd region (COCO `iscrowd`). 'coco' scores it as pycocotools
+   * does: a detection's overlap with it is the intersection over the detection's own area, it
+   * absorbs any number of detections, which are ignored, and ordinary objects are matched first.
+   * The VOC metrics treat it as difficult. Length m; omitted means none is a crowd region.
+   */
+  crowd?: ArrayLike<number | boolean>;
+  /**
+   * Per object: its area in the boxes' units squared, which puts it in COCO's small / medium / large
+   * ranges (COCO's own `area` field is the segmentation's area, smaller than the box's). Length m;
+   * omitted means the box area. Only 'coco' reads it, and only pixel boxes make its ranges meaningful.
+   */
+  area?: ArrayLike<number>;
 }
 
 /** One image's detections next to its ground truth. An image with no objects or no detections is legal. */
@@ -54,11 +68,11 @@ export interface EvaluationBase {
   metric: Metric;
   /** Mean of the non-null `apPerClass`; null when no class has ground truth. */
   map: number | null;
-  /** AP of each class 1..numClasses; null means the class has no (non-difficult) ground truth. */
+  /** AP of each class 1..numClasses; null means the class has no ground truth (difficult and crowd not counted). */
   apPerClass: (number | null)[];
   /** Names of classes 1..numClasses (`classNames` as given, else 'class 1', 'class 2', ...). */
   classNames: string[];
-  /** Non-difficult ground-truth objects per class (the recall denominators). */
+  /** Ground-truth objects per class that are neither difficult nor crowd regions (the recall denominators). */
   numGroundTruth: number[];
   /** Detections per class that took part (for 'coco', after the maxDets cut). */
   numDetections: number[];
@@ -73,13 +87,43 @@ export interface VocEvaluation extends EvaluationBase {
   iouThreshold: number;
 }
 
+/**
+ * pycocotools' 12 summary numbers (COCOeval.stats, in that order). AP is averaged over the IoU
+ * thresholds 0.50:0.95 unless named for one; AR is the recall reached, averaged over the same
+ * thresholds. Areas in pixels²: small < 32², medium 32²..96², large > 96² (bounds in both).
+ * null where pycocotools prints -1: no class has ground truth in that range.
+ */
+export interface CocoSummary {
+  /** AP, all areas, maxDets[2] (100) detections per image and class. */
+  ap: number | null;
+  ap50: number | null;
+  ap75: number | null;
+  apSmall: number | null;
+  apMedium: number | null;
+  apLarge: number | null;
+  /** AR at maxDets[0], [1], [2] (1, 10, 100) detections per image and class, all areas. */
+  ar1: number | null;
+  ar10: number | null;
+  ar100: number | null;
+  /** AR at maxDets[2] by area. */
+  arSmall: number | null;
+  arMedium: number | null;
+  arLarge: number | null;
+}
+
 /** COCO results: AP averaged over IoU thresholds, plus AP at 0.50 and 0.75. */
 export interface CocoEvaluation extends EvaluationBase {
   metric: 'coco';
   /** The IoU thresholds averaged over (0.50, 0.55, ..., 0.95); a match needs IoU >= threshold. */
   iouThresholds: number[];
-  /** Detections kept per image and class, highest score first (as pycocotools' maxDets). */
+  /** Detections kept per image and class, highest score first (as pycocotools' maxDets[2]). */
   maxDets: number;
+  /** pycocotools' maxDets: the detections per image and class that AR1, AR10 and AR100 allow: [1, 10, maxDets]. */
+  maxDetsSteps: [number, number, number];
+  /** The 12 numbers pycocotools' summarize() prints; map, map50, map75 are its ap, ap50, ap75. */
+  summary: CocoSummary;
+  /** The same 12 numbers for each class alone (index c - 1). */
+  summaryPerClass: CocoSummary[];
   /** mAP at IoU 0.50 and 0.75; null when no class has ground truth. */
   map50: number | null;
   map75: number | null;

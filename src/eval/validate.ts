@@ -69,8 +69,15 @@ export function validateImages(images: readonly ImageResult[], numClasses: numbe
 
     const m = checkLabels(`${at}.groundTruth.labels`, gt.labels, numClasses);
     checkBoxes(`${at}.groundTruth.boxes`, gt.boxes, m, 'labels', false);
-    if (gt.difficult != null && gt.difficult.length !== m) {
-      throw new Error(`${at}.groundTruth.difficult: length ${gt.difficult.length}, expected labels.length = ${m}`);
+    for (const field of ['difficult', 'crowd', 'area'] as const) {
+      const v = gt[field];
+      if (v != null && v.length !== m) throw new Error(`${at}.groundTruth.${field}: length ${v.length}, expected labels.length = ${m}`);
+    }
+    if (gt.area != null) {
+      for (let i = 0; i < m; i++) {
+        const a = gt.area[i];
+        if (!(Number.isFinite(a) && a >= 0)) throw new Error(`${at}.groundTruth.area: area ${i} is ${a}, expected a finite number >= 0`);
+      }
     }
   }
 }

@@ -3,10 +3,10 @@
 // overlaps most (already-found ones included). IoU > threshold: a difficult object makes it
 // ignored; an object not yet found makes it a true positive (and marks the object found); an object
 // already found makes it a false positive. Otherwise it is a false positive. Recall counts only
-// non-difficult objects.
+// non-difficult objects. COCO crowd regions count as difficult here.
 import { allPointAp, elevenPointAp } from './interpolate.js';
 import { boxIou } from '../boxes/iou.js';
-import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isDifficult, TRUE_POSITIVE } from './ranking.js';
+import { argsortDescending, ClassOutcomes, countPositives, FALSE_POSITIVE, groupByLabel, IGNORED, isIgnoredObject, TRUE_POSITIVE } from './ranking.js';
 import type { ImageResult, PrCurve } from './types.js';
 
 export interface VocApOptions {
@@ -55,7 +55,7 @@ function matchVoc(images: readonly ImageResult[], numClasses: number, iouThresho
         }
         let outcome = FALSE_POSITIVE;
         if (match >= 0 && best > iouThreshold) {
-          if (isDifficult(gt.difficult, match)) outcome = IGNORED;
+          if (isIgnoredObject(gt, match)) outcome = IGNORED;
           else if (!found[match]) {
             outcome = TRUE_POSITIVE;
             found[match] = 1;

@@ -1,18 +1,13 @@
 // Reverse-mode autodiff over a Graph: walk the nodes between the parameters and the loss in reverse
 // topological order, apply each node's rule from the gradient table, accumulate with Add.
 import type { Graph } from './builder.js';
-import { checkGradShape, ruleFor, type ConvInputGradMethod, type ConvWeightGradMethod } from './gradients.js';
+import type { ConvGradientOptions } from './grad-context.js';
+import { checkGradShape, ruleFor } from './gradients.js';
 import type { Tensor } from './types.js';
 import { fmtShape } from './types.js';
 
-export interface GradientOptions {
-  /** Weight-gradient formulation for Conv (default 'auto': im2col + MatMul unless its matrix is huge). */
-  convWeightGrad?: ConvWeightGradMethod;
-  /** Input-gradient formulation for Conv (default 'auto': a Conv with the flipped kernel where stride is 1). */
-  convInputGrad?: ConvInputGradMethod;
-  /** Largest im2col chunk in bytes for the Conv weight gradient (default 256 MiB, batch 8 assumed if symbolic). */
-  im2colChunkBytes?: number;
-}
+/** Settings of the reverse walk: the formulations of the convolution gradients. */
+export type GradientOptions = ConvGradientOptions;
 
 /** The scope of a node's gradient: its own scope (the name up to the last '/') followed by 'grad'. */
 export function gradScope(nodeName: string): string {
@@ -76,7 +71,7 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
     const outputs = node.outputs.map((n) => g.tensor(n)!);
     // The gradient's nodes are named under the forward node's scope: `layer/Conv_12` -> `layer/grad/Mul_345`.
     g.scope(gradScope(node.name), () => {
-      const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, convWeightGrad: opts.convWeightGrad ?? 'auto', convInputGrad: opts.convInputGrad ?? 'auto', im2colChunkBytes: opts.im2colChunkBytes });
+      const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, conv: opts });
       inputs.forEach((t, k) => {
         const d = inGrads[k];
         if (!t || !d || !reached.has(t.name)) return;

@@ -200,6 +200,29 @@ export class Graph {
     this.outputList.push({ name, tensor: out });
   }
 
+  /**
+   * Declares node output `t` as output `name` without an Identity copy: the node that produces `t` writes `name`
+   * directly, and every node that reads `t` reads `name`. For outputs bound to buffers the caller owns (a training
+   * session's optimizer state). Returns the tensor under its new name; `t` no longer names a tensor of the graph.
+   */
+  outputRenamed(t: Tensor, name: string): Tensor {
+    const e = this.entry('outputRenamed', t);
+    if (e.kind !== 'node') throw new Error(`outputRenamed: '${t.name}' is a graph ${e.kind}, not a node output`);
+    if (this.entries.has(name)) throw new Error(`outputRenamed: the graph already has a tensor named '${name}'`);
+    if (this.outputList.some((o) => o.tensor.name === t.name)) throw new Error(`outputRenamed: '${t.name}' is already an output`);
+    const renamed: Tensor = Object.freeze({ ...t, name });
+    this.entries.delete(t.name);
+    this.entries.set(name, { ...e, tensor: renamed });
+    const swap = (names: readonly string[]): string[] => names.map((n) => (n === t.name ? name : n));
+    for (let i = 0; i < this.nodeList.length; i++) {
+      const node = this.nodeList[i]!;
+      // Nodes are shared with clones of this graph: replace them, never edit them.
+      if (i === e.producer || node.inputs.includes(t.name)) this.nodeList[i] = { ...node, inputs: swap(node.inputs), outputs: swap(node.outputs) };
+    }
+    this.outputList.push({ name, tensor: renamed });
+    return renamed;
+  }
+
   // ---------------------------------------------------------------- convolution and pooling
 
   /** 2-D convolution. x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], b [Cout] -> [N, Cout, Ho, Wo]. */

@@ -1,9 +1,8 @@
-// Serialises a Graph to a standard ONNX ModelProto (onnx-proto's generated protobuf classes).
+// Serialises a graph (a GraphView: what the builder's Graph exposes) to a standard ONNX ModelProto (onnx-proto's generated protobuf classes).
 // Nodes that no output depends on are dropped (gradient rules may build pieces nobody asked for).
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
-import type { Graph } from './builder.js';
-import type { ConstantData, Dim, DType, GraphNode, Tensor } from './types.js';
+import type { ConstantData, Dim, DType, GraphNode, GraphView, Tensor } from './types.js';
 import { ONNX_TYPE } from './types.js';
 
 /** The generated protobuf classes (values); `onnx` (the type namespace) is re-exported for signatures. */
@@ -59,7 +58,7 @@ function attribute(name: string, a: GraphNode['attrs'][string]): onnx.IAttribute
 }
 
 /** Indices of the nodes some output depends on, in order. */
-export function liveNodes(g: Graph, outputs: readonly Tensor[] = g.outputs.map((o) => o.tensor)): number[] {
+export function liveNodes(g: GraphView, outputs: readonly Tensor[] = g.outputs.map((o) => o.tensor)): number[] {
   const producer = new Map<string, number>();
   g.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producer.set(o, i)));
   const live = new Uint8Array(g.nodes.length);
@@ -77,7 +76,7 @@ export function liveNodes(g: Graph, outputs: readonly Tensor[] = g.outputs.map((
 }
 
 /** The graph as an ONNX ModelProto (opset 18, IR version 8). */
-export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnx.ModelProto {
+export function toModelProto(g: GraphView, opts: SerializeOptions = {}): onnx.ModelProto {
   if (g.outputs.length === 0) throw new Error(`toModelProto: graph '${g.name}' declares no outputs`);
   const asInputs = opts.parameters === 'inputs';
   const nodes = liveNodes(g).map((i) => g.nodes[i]!);
@@ -120,6 +119,6 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnx.ModelP
 }
 
 /** The serialised model bytes. */
-export function toBytes(g: Graph, opts: SerializeOptions = {}): Uint8Array {
+export function toBytes(g: GraphView, opts: SerializeOptions = {}): Uint8Array {
   return ONNX.ModelProto.encode(toModelProto(g, opts)).finish();
 }

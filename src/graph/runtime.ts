@@ -1,10 +1,9 @@
-// Runs graphs on ONNX Runtime (onnxruntime-node): forward inference with the parameters baked in, and training
-// steps with parameters and momentum kept between steps.
+// Runs graphs on ONNX Runtime (onnxruntime-node): session options, tensors in and out, forward inference with the
+// parameters baked in. Training steps run in training-session.ts.
 import * as ort from 'onnxruntime-node';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Graph } from './builder.js';
-import { buildTrainingGraph, momentumName, nextName, type SgdOptions } from './sgd.js';
 import type { DType, Tensor, TensorData } from './types.js';
 
 /** Session settings. */
@@ -107,128 +106,6 @@ export class InferenceRunner {
   }
 }
 
-/** Options of TrainingSession.create. */
-export type TrainingOptions = Omit<SgdOptions, 'parameterStep'> & RuntimeOptions;
-
-/**
- * A training step session: one ORT run computes the loss, the gradients and the new momentum buffers; the
- * parameters then step in place here (p -= lr * multiplier * buf, one pass over them). Each parameter and
- * momentum buffer exists once: both are fed without copying, and ORT writes the new momentum straight over the
- * old (a pre-allocated output on the input's buffer, safe because the old value's one reader, its product with
- * the momentum factor, is an input of the node that writes it). Against a self-contained graph with its own
- * parameter outputs this saves a second set of parameters and of momentum buffers (SSD300: 200 MB).
- */
-export class TrainingSession {
-  /** The forward graph's name and inputs; the session keeps no reference to the graphs themselves, so the
-   *  parameters' initial values can be collected once the caller drops them. */
-  readonly signature: GraphSignature;
-  /** Parameter names in the graph's order; multipliers[k] is the learning-rate multiplier of names[k]. */
-  private readonly names: string[];
-  private readonly params = new Map<string, Float32Array>();
-  private readonly momentum = new Map<string, Float32Array>();
-  private readonly feeds: Record<string, ort.Tensor> = {};
-  private readonly fetches: Record<string, ort.Tensor | null> = {};
-  private readonly multipliers: number[];
-  private readonly scalarOutputs: string[];
-  /** Bytes of the momentum outputs that the binding copies back each step (see collectGarbage). */
-  private readonly outputBytes: number;
-
-  private constructor(
-    graph: Graph,
-    trainingGraph: Graph,
-    readonly session: ort.InferenceSession,
-    opts: TrainingOptions,
-  ) {
-    this.signature = { name: graph.name, inputs: graph.inputs };
-    this.names = graph.parameters.map((p) => p.name);
-    let bytes = 0;
-    for (const p of graph.parameters) {
-      const dims = [...(p.shape as number[])];
-      const value = Float32Array.from(p.init);
-      const buf = new Float32Array(p.init.length);
-      this.params.set(p.name, value);
-      this.momentum.set(p.name, buf);
-      this.feeds[p.name] = new ort.Tensor('float32', value, dims);
-      const bufTensor = new ort.Tensor('float32', buf, dims);
-      this.feeds[momentumName(p.name)] = bufTensor;
-      this.fetches[nextName(momentumName(p.name))] = bufTensor;
-      bytes += buf.byteLength;
-    }
-    this.outputBytes = bytes;
-    this.multipliers = graph.parameters.map((p) => opts.lrMultipliers?.[p.group] ?? 1);
-    const state = new Set(Object.keys(this.fetches));
-    this.scalarOutputs = trainingGraph.outputs.filter((o) => !state.has(o.name) && o.tensor.shape.every((d) => d === 1)).map((o) => o.name);
-    for (const name of this.scalarOutputs) this.fetches[name] = null;
-  }
-
-  /** Builds the training graph of `g` (see buildTrainingGraph, parameterStep 'caller') and opens its session;
-   *  parameters start at their `init` values, momentum at zero. */
-  static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
-    const tg = buildTrainingGraph(g, loss, { ...opts, parameterStep: 'caller' });
-    const bytes = tg.toBytes({ parameters: 'inputs' });
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'training'));
-    const result = new TrainingSession(g, tg, session, opts);
-    // The session holds its own copy of the parameters: a caller that dropped the initial values and the graph
-    // gets that memory back before the first step rather than at V8's leisure.
-    if (result.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
-    return result;
-  }
-
-  /** One step at base learning rate `lr`: returns the forward graph's scalar outputs (the loss terms, computed
-   *  before the update) as numbers, and 'grad_norm' (before clipping) when clipping is on. */
-  async step(feeds: Record<string, TensorData>, lr: number): Promise<Record<string, number>> {
-    checkFeeds(this.signature, feeds);
-    const result = await this.run(feeds);
-    // The binding returns a copy of every fetched output, the momentum buffers too: garbage the size of the
-    // model that V8 would otherwise collect only after the next step's peak (SSD300: 100 MB on it).
-    if (this.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
-    for (let k = 0; k < this.names.length; k++) {
-      const p = this.params.get(this.names[k]!)!;
-      const buf = this.momentum.get(this.names[k]!)!;
-      const rate = lr * this.multipliers[k]!;
-      for (let i = 0; i < p.length; i++) p[i]! -= rate * buf[i]!;
-    }
-    return result;
-  }
-
-  /** Copies of the current parameters by name. */
-  getParameters(): Map<string, Float32Array> {
-    return new Map([...this.params].map(([k, v]) => [k, v.slice()]));
-  }
-
-  /** Replaces parameter values (by name; each must have the parameter's size). Unnamed ones are kept. */
-  setParameters(m: ReadonlyMap<string, Float32Array>): void {
-    copyInto('setParameters', this.params, m);
-  }
-
-  /** Copies of the momentum buffers by parameter name. */
-  getOptimizerState(): Map<string, Float32Array> {
-    return new Map([...this.momentum].map(([k, v]) => [k, v.slice()]));
-  }
-
-  /** Replaces momentum buffers (by parameter name). */
-  setOptimizerState(m: ReadonlyMap<string, Float32Array>): void {
-    copyInto('setOptimizerState', this.momentum, m);
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
-  }
-
-  /** Runs the session and reads the scalar outputs; the copies the binding made are unreachable on return. */
-  private async run(feeds: Record<string, TensorData>): Promise<Record<string, number>> {
-    const ortFeeds: Record<string, ort.Tensor> = { ...this.feeds };
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
-    const out = await this.session.run(ortFeeds, this.fetches);
-    const result: Record<string, number> = {};
-    for (const name of this.scalarOutputs) result[name] = Number((out[name] as ort.Tensor).data[0]);
-    return result;
-  }
-}
-
-/** Below this many bytes of copied outputs per step, V8's own collection keeps up. */
-const GC_THRESHOLD_BYTES = 32 * 2 ** 20;
-
 let gcFunction: (() => void) | null | undefined;
 
 /**
@@ -250,13 +127,4 @@ export function collectGarbage(): void {
     }
   }
   gcFunction?.();
-}
-
-function copyInto(op: string, target: Map<string, Float32Array>, source: ReadonlyMap<string, Float32Array>): void {
-  for (const [k, v] of source) {
-    const t = target.get(k);
-    if (!t) throw new Error(`${op}: '${k}' is not a parameter of the graph`);
-    if (t.length !== v.length) throw new Error(`${op}: '${k}' has ${v.length} values, expected ${t.length}`);
-    t.set(v);
-  }
 }

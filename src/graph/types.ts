@@ -89,3 +89,16 @@ export function isFloat(dtype: DType): boolean {
 
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_TYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
+
+/**
+ * A finished graph as serialisation and analysis read it: what `Graph` (builder.ts) exposes, without its
+ * builder methods, so that readers of graphs need not depend on the builder.
+ */
+export interface GraphView {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly parameters: readonly Parameter[];
+  readonly constants: ReadonlyMap<string, ConstantData>;
+  readonly nodes: readonly GraphNode[];
+  readonly outputs: readonly { name: string; tensor: Tensor }[];
+}

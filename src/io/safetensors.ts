@@ -2,10 +2,11 @@
 // a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}}, then the
 // raw little-endian tensor bytes. Files come from anywhere, so the reader trusts nothing in the header: every
 // offset, shape and size is checked against the file before a byte of tensor data is read.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeBFloat16, decodeFloat16, floatToHalf } from './float16.js';
+import { detectModelFileKind, MAX_SAFETENSORS_HEADER_BYTES, readModelFile, wrongKindError, type ModelFileKind, type ModelFileOptions } from './file-kind.js';
 
 /** Element types a file may store. F16 and BF16 are widened to F32 on read; the others keep their type. */
 export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
@@ -48,24 +49,51 @@ export interface TensorToWrite {
 const BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1 };
 
 /** Headers beyond this are refused before they are parsed (the reference implementation's limit is 100 MB). */
-const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = MAX_SAFETENSORS_HEADER_BYTES;
+
+/** Options of `readSafetensors`. */
+export interface ReadSafetensorsOptions extends ModelFileOptions {
+  /** Named in errors; default the path, or '<buffer>'. */
+  name?: string;
+}
+
+/** What to give instead of a file of another kind, for the "is not a safetensors model file" error. */
+function insteadOfSafetensors(kind: ModelFileKind): string {
+  switch (kind) {
+    case 'onnx':
+      return 'ssd-ts reads weights from safetensors model files; give the .safetensors file the ONNX model was exported from';
+    case 'torch-zip':
+    case 'torch-pickle':
+    case 'torch-tar':
+      return 'if it is a PyTorch weights file, convert it first: ssd import <file> --out model.safetensors';
+    default:
+      return 'give an ssd-ts model file (.safetensors)';
+  }
+}
 
 /**
- * Reads a safetensors file from a path or from its bytes.
+ * Reads a safetensors file from a path or from its bytes. A path must be a regular file of at most
+ * `options.maxBytes` (2 GiB by default); a file of another kind (ONNX, PyTorch) is refused naming what it is.
  * Errors name the file (`name`, default the path or '<buffer>') and the tensor, and say what is wrong: a header
  * length beyond the file, a header that is not JSON, an unknown dtype, a shape whose size does not match its
  * offsets, offsets outside the data section, overlapping, leaving holes, or not aligned to the element size.
  */
-export function readSafetensors(source: string | Uint8Array, options: { name?: string } = {}): SafetensorsFile {
+export function readSafetensors(source: string | Uint8Array, options: ReadSafetensorsOptions = {}): SafetensorsFile {
   const name = options.name ?? (typeof source === 'string' ? source : '<buffer>');
-  const bytes = typeof source === 'string' ? readFileSync(source) : source;
+  const { bytes, kind } = typeof source === 'string' ? readModelFile(source, options) : { bytes: source, kind: detectModelFileKind(source.subarray(0, 65536), source.byteLength) };
+  if (kind !== 'safetensors' && kind !== 'unknown') throw wrongKindError(name, kind, 'a safetensors model file', insteadOfSafetensors(kind));
   const fail = (what: string): never => {
     throw new Error(`safetensors '${name}': ${what}`);
   };
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(bytes.byteLength - 8)) fail(`header length ${headerLength} runs beyond the end of the file (${bytes.byteLength} bytes)`);
+  if (headerLength > BigInt(bytes.byteLength - 8)) {
+    fail(
+      `header length ${headerLength} runs beyond the end of the file (${bytes.byteLength} bytes): ` +
+        (kind === 'safetensors' ? 'the file is truncated' : `not a safetensors model file (${insteadOfSafetensors(kind)})`),
+    );
+  }
   if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(headerLength);
   let header: unknown;
@@ -100,7 +128,7 @@ export function readSafetensors(source: string | Uint8Array, options: { name?: s
     const [begin, end] = offsets as [number, number];
     const d = dtype as StoredDType;
     if (end < begin) fail(`${at}: data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataLength) fail(`${at}: data_offsets [${begin}, ${end}] lie outside the data section (${dataLength} bytes)`);
+    if (end > dataLength) fail(`${at}: data_offsets [${begin}, ${end}] lie outside the data section (${dataLength} bytes): the file is truncated, or its header is wrong`);
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     if (elements * BYTES[d] !== end - begin) {
       fail(`${at}: shape [${shape}] of ${d} needs ${elements * BYTES[d]} bytes, data_offsets [${begin}, ${end}] hold ${end - begin}`);

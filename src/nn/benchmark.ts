@@ -1,21 +1,17 @@
 // Timing a model on this machine, the way ../bench's PyTorch anchor times its SSD300: inference per image at
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
 // update) at a batch, fastest of the steps after the first; random weights, images and targets. Any model of
-// the zoo: batch norm builds with batch statistics in the training step (StepSession) and with the running
-// statistics for inference.
-// (This imports train/session.ts from nn/, a layer above: the file moves above both.)
+// the family: batch norm builds with batch statistics in the training step and with the running statistics for
+// inference. The step is what StepSession (train/, a layer above) opens with its defaults.
 import { createRequire } from 'node:module';
-import { InferenceRunner, type TensorData } from '../graph/index.js';
-import { StepSession } from '../train/session.js';
+import { InferenceRunner, SGD, TrainingSession, type TensorData } from '../graph/index.js';
 import { initWeights, type ParameterSpec } from './layers.js';
-import { Rng } from './init.js';
-import { isBuffer } from './models/blocks.js';
-import { ZooNetwork } from './models/network.js';
-import { buildZooNetwork, zooModelConfig } from './models/registry.js';
+import { Random } from '../data/random.js';
+import { buildNetwork, modelConfig } from './models/index.js';
 
 /** Options of {@link benchmarkModel}. */
 export interface BenchmarkOptions {
-  /** Architecture: a name of the model zoo (ZOO_MODELS), e.g. 'ssd300', 'ssd-tiny'. */
+  /** Architecture: a name of the model family (MODELS), e.g. 'ssd300', 'ssd-tiny'. */
   model: string;
   /** Training batch size. Default 8. */
   batch?: number;
@@ -50,7 +46,7 @@ export interface BenchmarkResult {
 }
 
 /** Standard normal samples (Box-Muller) from a seeded PRNG. */
-function normal(n: number, rng: Rng): Float32Array {
+function normal(n: number, rng: Random): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - rng.next()));
@@ -71,22 +67,21 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   const steps = Math.max(2, options.steps ?? 3);
   const runs = options.inferenceRuns ?? 5;
   const runtime = options.threads === undefined ? {} : { threads: options.threads };
-  const nClasses = 21;
-  // zooModelConfig names the model's classes; it throws, listing the known models, for an unknown name.
-  const net = buildZooNetwork(zooModelConfig(options.model, Array.from({ length: nClasses - 1 }, (_, i) => `class${i + 1}`)));
+  // The 20 VOC classes and the background; modelConfig throws, listing the known models, for an unknown name.
+  const net = buildNetwork(modelConfig(options.model));
+  const nClasses = net.nClasses;
   // Each stage builds its graph from fresh weights (same seed) and keeps no other reference to them, as a
   // training program that loaded a model would: PyTorch's process holds one copy of the parameters too.
   const weights = () => initWeights(net.parameters(), 0);
-  const rng = new Rng(1);
+  const rng = new Random(1);
   const { width, height } = net.inputSize;
   const P = net.priorCount;
 
   // Inference, batch 1.
   const { inference, inferenceSetup } = await (async () => {
     let t0 = process.hrtime.bigint();
-    const build = () => net.forwardGraph(weights(), { batch: 1 }).graph;
-    const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
-    const runner = await InferenceRunner.create(graph, new Map(), runtime);
+    // Batch norm (where the network has it) on the running statistics.
+    const runner = await InferenceRunner.create(net.forwardGraph(weights(), { batch: 1, norm: 'eval' }).graph, new Map(), runtime);
     const inferenceSetup = seconds(t0);
     const one: TensorData = { data: normal(3 * height * width, rng), dims: [1, 3, height, width], dtype: 'float32' };
     await runner.run({ images: one });
@@ -100,15 +95,22 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Training steps at `batch`: every 300th prior holds an object of a random class, offsets random.
   const classes = new BigInt64Array(batch * P);
   for (let i = 0; i < batch; i++) for (let p = 0; p < P; p += 300) classes[i * P + p] = BigInt(1 + Math.floor(rng.next() * (nClasses - 1)));
-  const feed = { size: batch, images: normal(batch * 3 * height * width, rng), trueClasses: classes, trueLocs: normal(batch * P * 4, rng) };
+  const feeds: Record<string, TensorData> = {
+    images: { data: normal(batch * 3 * height * width, rng), dims: [batch, 3, height, width], dtype: 'float32' },
+    true_classes: { data: classes, dims: [batch, P], dtype: 'int64' },
+    true_offsets: { data: normal(batch * P * 4, rng), dims: [batch, P, 4], dtype: 'float32' },
+  };
   let t0 = process.hrtime.bigint();
   // The training graph (batch norm on batch statistics), SGD with momentum 0.9, weight decay 5e-4, biases at 2x.
-  const session = await StepSession.create(net, weights(), batch, runtime);
+  const session = await (async () => {
+    const { graph, terms } = net.lossGraph(weights(), { batch, norm: 'train' });
+    return TrainingSession.create(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
+  })();
   const trainSetup = seconds(t0);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     t0 = process.hrtime.bigint();
-    const losses = await session.step(feed, 1e-3);
+    const losses = await session.step(feeds, 1e-3);
     times.push(seconds(t0));
     if (!Number.isFinite(losses.loss)) throw new Error(`benchmark: training step ${i} gave loss ${losses.loss}`);
   }
@@ -119,8 +121,8 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
     model: options.model,
     batch,
     threads: options.threads ?? null,
-    parameters: count(net.parameters().filter((s) => !isBuffer(s.name))),
-    buffers: count(net.parameters().filter((s) => isBuffer(s.name))),
+    parameters: count(net.trainableParameters()),
+    buffers: count(net.parameters().filter((s) => s.buffer)),
     onnxruntime: ortVersion,
     node: process.versions.node,
     inference_s_per_image: inference,

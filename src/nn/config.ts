@@ -1,24 +1,13 @@
 // What a model file says about its model besides the weights: enough to rebuild the network, make its priors,
 // prepare an image and name what it finds. Stored as JSON in the safetensors metadata under `ssd.config`.
-import { SSD300_PRIORS, priorsPerLocation, type PriorConfig } from '../boxes/priors.js';
+import type { PriorConfig } from '../boxes/priors.js';
 import type { Variances } from '../boxes/coder.js';
-
-/**
- * The name of a network of the model family: 'ssd300' (zoo.ts) or one of src/nn/models/registry.ts
- * ('ssd512', 'ssdlite320-mobilenetv2', 'ssd-tiny', ...). `networkFromConfig` builds it; an unknown name is an
- * error there that lists the known ones.
- */
-export type Architecture = string;
-
-/** Per-channel normalisation of RGB values scaled to [0, 1]: (x - mean) / std. */
-export interface Normalization {
-  mean: [number, number, number];
-  std: [number, number, number];
-}
+import type { Normalization } from '../data/normalization.js';
 
 /** Everything needed to rebuild a model around its weights. */
 export interface ModelConfig {
-  architecture: Architecture;
+  /** The model's name in the family ('ssd300', 'ssd512', 'ssdlite320-mobilenetv2', 'ssd-tiny'; `ssd models`). */
+  architecture: string;
   /** Class names by index; index 0 is the background ('background'). nClasses = classNames.length. */
   classNames: string[];
   /** Network input size in pixels; images are resized to it (no letterboxing, as SSD300 is trained). */
@@ -27,43 +16,17 @@ export interface ModelConfig {
   /** Offset encoding variances (default 0.1 / 0.2, the tutorial's 10 and 5). */
   variances: Variances;
   normalization: Normalization;
-  /** Architecture settings the network was built with (family members other than SSD300). */
-  options?: { inputSize?: number; width?: number };
+  /** Architecture settings besides the input size (a channel width multiplier). */
+  options?: { width?: number };
 }
 
-/** ImageNet statistics, which the VGG-16 base (and the tutorial) expects. */
-export const IMAGENET_NORMALIZATION: Normalization = Object.freeze({
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-}) as Normalization;
-
-/** The 20 Pascal VOC classes in the standard order (the reference's 1..20), with background at 0. */
-export const VOC_CLASSES: readonly string[] = Object.freeze([
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-]);
+/** The largest input side a model config may ask for: beyond it one image's activations alone exceed memory. */
+export const MAX_INPUT_SIDE = 2048;
 
 /**
- * The SSD300 config for `classNames` (objects only, or with 'background' first; it is added when missing).
- * Default: the 20 VOC classes.
- */
-export function ssd300Config(classNames: readonly string[] = VOC_CLASSES.slice(1)): ModelConfig {
-  const names = classNames[0] === 'background' ? [...classNames] : ['background', ...classNames];
-  const config: ModelConfig = {
-    architecture: 'ssd300',
-    classNames: names,
-    inputSize: { width: 300, height: 300 },
-    priors: structuredClone(SSD300_PRIORS),
-    variances: { center: 0.1, size: 0.2 },
-    normalization: structuredClone(IMAGENET_NORMALIZATION),
-  };
-  validateConfig(config);
-  return config;
-}
-
-/**
- * Checks a config (for instance one read from a file); errors name `source` and the field that is wrong.
- * Returns the config typed, so `validateConfig(JSON.parse(text), file)` reads one.
+ * Checks a config's fields (for instance one read from a file); errors name `source` and the field that is wrong.
+ * Returns the config typed, so `validateConfig(JSON.parse(text), file)` reads one. Whether the network and the
+ * priors fit each other is checked when the network is built (src/nn/models/index.ts buildNetwork).
  */
 export function validateConfig(value: unknown, source = 'model config'): ModelConfig {
   const fail = (field: string, what: string): never => {
@@ -76,8 +39,9 @@ export function validateConfig(value: unknown, source = 'model config'): ModelCo
     fail('classNames', 'must be an array of at least 2 strings (background first)');
   }
   const size = c.inputSize;
-  if (!size || !Number.isInteger(size.width) || !Number.isInteger(size.height) || size.width < 1 || size.height < 1) {
-    fail('inputSize', `must be {width, height} in whole pixels, got ${JSON.stringify(size)}`);
+  const side = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_INPUT_SIDE;
+  if (!size || !side(size.width) || !side(size.height)) {
+    fail('inputSize', `must be {width, height} in whole pixels from 1 to ${MAX_INPUT_SIDE}, got ${JSON.stringify(size)}`);
   }
   const p = c.priors;
   if (!p || !Array.isArray(p.featureMapSizes) || !Array.isArray(p.scales) || !Array.isArray(p.aspectRatios)) {
@@ -90,15 +54,7 @@ export function validateConfig(value: unknown, source = 'model config'): ModelCo
   if (!nm || !triple(nm.mean) || !triple(nm.std) || !nm.std.every((s) => s > 0)) {
     fail('normalization', 'must be {mean: [r, g, b], std: [r, g, b]} with std > 0');
   }
-  if (c.architecture === 'ssd300') {
-    const expect = SSD300_PRIORS.featureMapSizes;
-    if (p!.featureMapSizes.length !== expect.length || p!.featureMapSizes.some((s, k) => s !== expect[k])) {
-      fail('priors.featureMapSizes', `is [${p!.featureMapSizes}], but SSD300's feature maps are [${expect}]`);
-    }
-    const per = priorsPerLocation(p!);
-    const expectPer = priorsPerLocation(SSD300_PRIORS);
-    if (per.some((n, k) => n !== expectPer[k])) fail('priors.aspectRatios', `give [${per}] priors per position, SSD300's heads predict [${expectPer}]`);
-    if (size!.width !== 300 || size!.height !== 300) fail('inputSize', `is ${size!.width}x${size!.height}; SSD300 takes 300x300`);
-  }
+  const width = c.options?.width;
+  if (width !== undefined && !(typeof width === 'number' && width > 0 && width <= 16)) fail('options.width', `must be a number in (0, 16], got ${JSON.stringify(width)}`);
   return c as ModelConfig;
 }

@@ -1,15 +1,20 @@
-// The prediction convolutions of SSD: on each feature map one 3x3 conv for box offsets (A*4 channels) and one
-// for class scores (A*K channels), A = priors per position. Each output is permuted NCHW -> NHWC and reshaped to
+// The prediction heads of SSD: on each feature map, one output for box offsets (A*4 channels) and one for class
+// scores (A*K channels), A = priors per position. Each output is permuted NCHW -> NHWC and reshaped to
 // (N, H*W*A, 4) or (N, H*W*A, K), then all maps are concatenated, so prior p of the result is: map, then row,
-// then column, then the prior's index at that position - the order of the reference priors.
-import type { Tensor } from '../graph/index.js';
+// then column, then the prior's index at that position - the order of the priors (torchvision's scoring head).
+import { priorsPerLocation, type PriorConfig } from '../boxes/priors.js';
+import type { Graph, Tensor } from '../graph/index.js';
 import { Conv2d, type BuildContext, type HasParameters, type ParameterSpec } from './layers.js';
 
-/** One feature map the head predicts on. */
-export interface HeadMap {
-  /** Name used in the parameter names: `<prefix>.loc_<name>`, `<prefix>.cl_<name>` (e.g. 'conv4_3'). */
+/** A feature map a backbone hands to the head. */
+export interface FeatureMapInfo {
+  /** Name used in the head's parameter names, e.g. 'conv4_3'. */
   name: string;
   channels: number;
+}
+
+/** One feature map a head predicts on. */
+export interface HeadMap extends FeatureMapInfo {
   /** Priors per position on this map (4 or 6 in SSD300). */
   priorsPerPosition: number;
 }
@@ -17,17 +22,46 @@ export interface HeadMap {
 /** Name scope of the nodes that lay the predictions out as (N, P, 4) and (N, P, K) (see ConvBnAct.build). */
 export const HEAD_OUTPUTS = 'head.outputs';
 
-/** The SSD prediction head: box regression and classification convs per map (Xavier-uniform weights, zero biases). */
-export class SSDHead implements HasParameters {
+/** The head maps for a backbone's feature maps and a prior config (priors per position from the config). */
+export function headMaps(maps: readonly FeatureMapInfo[], priors: PriorConfig): HeadMap[] {
+  const per = priorsPerLocation(priors);
+  return maps.map((m, i) => ({ name: m.name, channels: m.channels, priorsPerPosition: per[i] ?? 0 }));
+}
+
+/** What an SSD's head is: per-map predictions, concatenated in prior order. */
+export interface Head extends HasParameters {
+  readonly maps: readonly HeadMap[];
+  /** Number of classes K, background included. */
+  readonly nClasses: number;
+  /**
+   * features: one (N, C_i, H_i, W_i) map per `maps` entry, in order. Returns locs (N, P, 4) as encoded offsets
+   * (gcxgcy) and scores (N, P, K) as raw logits, P = sum H_i*W_i*A_i.
+   */
+  build(ctx: BuildContext, features: readonly Tensor[]): { locs: Tensor; scores: Tensor };
+}
+
+/** Checks a head's class count (background + at least one class). */
+export function checkClassCount(what: string, nClasses: number): void {
+  if (!Number.isInteger(nClasses) || nClasses < 2) throw new Error(`${what}: nClasses must be an integer >= 2 (background + at least one class), got ${nClasses}`);
+}
+
+/** Per-map outputs (N, A*k, H, W) -> one (N, sum H*W*A, k) tensor in prior order. */
+export function concatPredictions(g: Graph, outputs: readonly Tensor[], k: number): Tensor {
+  return g.scope(HEAD_OUTPUTS, () => g.concat(outputs.map((y) => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k])), 1));
+}
+
+/** SSD's head: a 3x3 box-regression conv and a 3x3 classification conv per map (Xavier-uniform weights, zero biases). */
+export class SSDHead implements Head {
   readonly loc: Conv2d[];
   readonly cls: Conv2d[];
 
+  /** Parameter names: `<prefix>.loc_<map>.*`, `<prefix>.cl_<map>.*` (the tutorial's `pred_convs`). */
   constructor(
     readonly maps: readonly HeadMap[],
     readonly nClasses: number,
     prefix = 'pred_convs',
   ) {
-    if (!Number.isInteger(nClasses) || nClasses < 2) throw new Error(`SSDHead: nClasses must be an integer >= 2 (background + at least one class), got ${nClasses}`);
+    checkClassCount('SSDHead', nClasses);
     const xavier = { kind: 'xavier-uniform' } as const;
     this.loc = maps.map((m) => new Conv2d(`${prefix}.loc_${m.name}`, m.channels, m.priorsPerPosition * 4, { kernel: 3, pad: 1, weightInit: xavier }));
     this.cls = maps.map((m) => new Conv2d(`${prefix}.cl_${m.name}`, m.channels, m.priorsPerPosition * nClasses, { kernel: 3, pad: 1, weightInit: xavier }));
@@ -38,17 +72,11 @@ export class SSDHead implements HasParameters {
     return [...this.loc, ...this.cls].flatMap((c) => c.parameters());
   }
 
-  /**
-   * features: one (N, C_i, H_i, W_i) map per `maps` entry, in order.
-   * Returns locs (N, P, 4) as encoded offsets (gcxgcy) and scores (N, P, K) as raw logits, P = sum H_i*W_i*A_i.
-   */
   build(ctx: BuildContext, features: readonly Tensor[]): { locs: Tensor; scores: Tensor } {
     if (features.length !== this.maps.length) throw new Error(`SSDHead: expected ${this.maps.length} feature maps, got ${features.length}`);
-    const { g } = ctx;
-    // (N, A*k, H, W) -> (N, H, W, A*k) -> (N, H*W*A, k)
-    const flatten = (y: Tensor, k: number): Tensor => g.scope(HEAD_OUTPUTS, () => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k]));
-    const locs = features.map((f, i) => flatten(this.loc[i]!.build(ctx, f), 4));
-    const scores = features.map((f, i) => flatten(this.cls[i]!.build(ctx, f), this.nClasses));
-    return g.scope(HEAD_OUTPUTS, () => ({ locs: g.concat(locs, 1), scores: g.concat(scores, 1) }));
+    return {
+      locs: concatPredictions(ctx.g, features.map((f, i) => this.loc[i]!.build(ctx, f)), 4),
+      scores: concatPredictions(ctx.g, features.map((f, i) => this.cls[i]!.build(ctx, f)), this.nClasses),
+    };
   }
 }

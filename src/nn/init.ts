@@ -1,5 +1,6 @@
-// Initial values of parameters: a seeded PRNG and the usual initialisation rules, so that a model built
-// from scratch with the same seed has the same weights on every machine.
+// Initial values of parameters: the usual initialisation rules, drawn from the library's seeded generator, so
+// that a model built from scratch with the same seed has the same weights on every machine.
+import type { Random } from '../data/random.js';
 
 /** How a parameter starts: Xavier/Glorot uniform, He/Kaiming uniform (ReLU gain), zeros, or a constant. */
 export type Init =
@@ -7,38 +8,6 @@ export type Init =
   | { kind: 'he-uniform' }
   | { kind: 'zeros' }
   | { kind: 'constant'; value: number };
-
-/**
- * A small, fast, seeded PRNG (SplitMix32-style: a Weyl sequence through a 32-bit avalanche).
- * Not cryptographic; the same seed gives the same stream everywhere.
- */
-export class Rng {
-  private state: number;
-
-  constructor(seed = 0) {
-    this.state = seed >>> 0;
-  }
-
-  /** The next 32-bit unsigned integer. */
-  nextUint32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    let x = this.state;
-    x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
-    x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
-    return (x ^ (x >>> 16)) >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    return this.nextUint32() / 2 ** 32;
-  }
-
-  /** Fills `out` with uniform values in [-bound, bound). */
-  fillUniform(out: Float32Array, bound: number): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = bound * (2 * this.next() - 1);
-    return out;
-  }
-}
 
 /**
  * Fan-in and fan-out of a weight as PyTorch counts them: shape (out, in, ...kernel) gives
@@ -51,7 +20,7 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
 }
 
 /** A fresh tensor of `shape` initialised by `init`, drawing from `rng`. */
-export function initialValue(shape: readonly number[], init: Init, rng: Rng): Float32Array {
+export function initialValue(shape: readonly number[], init: Init, rng: Random): Float32Array {
   const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
   const { fanIn, fanOut } = fans(shape);
   switch (init.kind) {

@@ -1,17 +1,23 @@
 // The building blocks of networks: parameter declarations that exist without a graph (so a model can list,
 // initialise, save and load its weights), and layers that add their ops to a Graph when built.
 import type { Graph, Tensor } from '../graph/index.js';
-import { initialValue, Rng, type Init } from './init.js';
+import { Random } from '../data/random.js';
+import { initialValue, type Init } from './init.js';
 
 /** Optimizer group of a parameter: biases train at twice the base learning rate in the SSD recipe. */
 export type ParameterGroup = 'weight' | 'bias';
 
-/** A trainable tensor as a model declares it: its full name (the state_dict key), shape, initialiser and group. */
+/**
+ * A tensor as a model declares it: its full name (the state_dict key), shape, initialiser and optimizer group.
+ * `buffer` marks state that model files hold but training never steps (batch-norm running statistics, as
+ * PyTorch's registered buffers).
+ */
 export interface ParameterSpec {
   readonly name: string;
   readonly shape: readonly number[];
   readonly init: Init;
   readonly group: ParameterGroup;
+  readonly buffer?: boolean;
 }
 
 /** Parameter values by name (the state_dict), float32, row-major in the declared shape. */
@@ -49,9 +55,9 @@ export interface HasParameters {
   parameters(): ParameterSpec[];
 }
 
-/** Initial values for every parameter of `specs`, in order, drawn from one PRNG seeded with `seed`. */
+/** Initial values for every parameter of `specs`, in order, drawn from one generator seeded with `seed`. */
 export function initWeights(specs: readonly ParameterSpec[], seed = 0): Map<string, Float32Array> {
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   const out = new Map<string, Float32Array>();
   for (const s of specs) {
     if (out.has(s.name)) throw new Error(`parameter '${s.name}' is declared twice`);
@@ -117,4 +123,14 @@ export interface MaxPoolOptions {
 /** Max pooling, (N, C, H, W) -> (N, C, H', W'). */
 export function maxPool(ctx: BuildContext, x: Tensor, o: MaxPoolOptions): Tensor {
   return ctx.g.maxPool(x, { kernel: o.kernel, stride: o.stride, pad: o.pad ?? 0, ceilMode: o.ceilMode ?? false });
+}
+
+/**
+ * Zero weights for building a graph only to read its shapes: views of one zero-filled buffer the size of the
+ * largest tensor, so even SSD512 costs one buffer (and untouched zero pages).
+ */
+export function placeholderWeights(specs: readonly ParameterSpec[]): Weights {
+  const size = (s: ParameterSpec): number => s.shape.reduce((a, b) => a * b, 1);
+  const zeros = new Float32Array(Math.max(0, ...specs.map(size)));
+  return new Map(specs.map((s) => [s.name, zeros.subarray(0, size(s))]));
 }

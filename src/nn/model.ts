@@ -5,12 +5,12 @@ import { BoxCoder } from '../boxes/coder.js';
 import { DetectionPostprocessor } from '../boxes/detect.js';
 import { generatePriors } from '../boxes/priors.js';
 import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
+import { assertFiniteWeights } from '../io/non-finite.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import { ssd300Config, validateConfig, type ModelConfig } from './config.js';
+import { validateConfig, type ModelConfig } from './config.js';
 import { initWeights, type Weights } from './layers.js';
-import { ZooNetwork } from './models/network.js';
+import { buildNetwork, modelConfig } from './models/index.js';
 import type { SSDNetwork } from './ssd.js';
-import { networkFromConfig } from './zoo.js';
 
 /** The metadata key holding the model config (JSON) in a model file. */
 export const CONFIG_KEY = 'ssd.config';
@@ -49,7 +49,7 @@ export interface DetectOptions {
 }
 
 /** Options of {@link SSD.load} and {@link SSD.create}. */
-export interface ModelOptions {
+export interface LoadOptions {
   /** ONNX Runtime intra-op threads for inference (default: all cores). */
   threads?: number;
 }
@@ -75,17 +75,17 @@ export class SSD {
   private runner: Promise<InferenceRunner> | undefined;
   private postprocessor: DetectionPostprocessor | undefined;
 
-  private constructor(config: ModelConfig, weights: Map<string, Float32Array>, options: ModelOptions) {
+  private constructor(config: ModelConfig, weights: Map<string, Float32Array>, options: LoadOptions) {
     this.config = config;
-    this.network = networkFromConfig(config);
+    this.network = buildNetwork(config);
     this.runtime = options.threads === undefined ? {} : { threads: options.threads };
     this.params = checkWeights(this.network, weights, 'weights');
   }
 
   /** A new model for `config` (default: SSD300 for the 20 VOC classes), weights initialised from `seed`. */
-  static create(config: ModelConfig = ssd300Config(), options: ModelOptions & { seed?: number; weights?: Weights } = {}): SSD {
+  static create(config: ModelConfig = modelConfig('ssd300'), options: LoadOptions & { seed?: number; weights?: Weights } = {}): SSD {
     const c = validateConfig(structuredClone(config));
-    const weights = options.weights ? new Map(options.weights) : initWeights(networkFromConfig(c).parameters(), options.seed ?? 0);
+    const weights = options.weights ? new Map(options.weights) : initWeights(buildNetwork(c).parameters(), options.seed ?? 0);
     return new SSD(c, weights, options);
   }
 
@@ -93,17 +93,17 @@ export class SSD {
    * Reads a model file written by {@link SSD.save} (safetensors, config in the metadata), or a training
    * checkpoint (e.g. runs/<name>/last.safetensors): its `optimizer/...` tensors are left out.
    */
-  static async load(file: string, options: ModelOptions = {}): Promise<SSD> {
+  static async load(file: string, options: LoadOptions = {}): Promise<SSD> {
     return SSD.fromFile(readSafetensors(file), file, options);
   }
 
   /** Reads a model from the bytes of a model file; `name` is used in error messages. */
-  static fromBytes(bytes: Uint8Array, options: ModelOptions & { name?: string } = {}): SSD {
+  static fromBytes(bytes: Uint8Array, options: LoadOptions & { name?: string } = {}): SSD {
     const name = options.name ?? '<buffer>';
     return SSD.fromFile(readSafetensors(bytes, { name }), name, options);
   }
 
-  private static fromFile(file: ReturnType<typeof readSafetensors>, name: string, options: ModelOptions): SSD {
+  private static fromFile(file: ReturnType<typeof readSafetensors>, name: string, options: LoadOptions): SSD {
     const text = file.metadata[CONFIG_KEY];
     if (text === undefined) throw new Error(`${name}: not an ssd-ts model file (no '${CONFIG_KEY}' in the safetensors metadata)`);
     let parsed: unknown;
@@ -122,7 +122,7 @@ export class SSD {
     }
     let network: SSDNetwork;
     try {
-      network = networkFromConfig(config);
+      network = buildNetwork(config);
     } catch (e) {
       throw new Error(`${name}: model config: ${(e as Error).message}`);
     }
@@ -132,6 +132,7 @@ export class SSD {
         throw new Error(`${name}: tensor '${spec.name}' has shape [${t.shape}], the ${config.architecture} for ${config.classNames.length} classes needs [${spec.shape}]`);
       }
     }
+    assertFiniteWeights(weights, name, new Map([...file.tensors].map(([k, t]) => [k, t.shape])));
     return new SSD(config, weights, options);
   }
 
@@ -261,14 +262,9 @@ export class SSD {
     return this.runner;
   }
 
-  /** The detection graph: batch norm (zoo models) on its running statistics, fed the parameters it declares. */
+  /** The detection graph (batch norm on its running statistics). */
   private openSession(): Promise<InferenceRunner> {
-    const net = this.network;
-    const build = () => net.forwardGraph(this.params, { name: this.config.architecture }).graph;
-    const graph = net instanceof ZooNetwork ? net.withNormMode('eval', build) : build();
-    const declared = new Set(graph.parameters.map((p) => p.name));
-    const params = new Map([...this.params].filter(([k]) => declared.has(k)));
-    return InferenceRunner.create(graph, params, this.runtime);
+    return InferenceRunner.create(this.network.forwardGraph(this.params).graph, this.params, this.runtime);
   }
 
   /** Releases the inference session (a later call opens a new one). */

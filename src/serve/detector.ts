@@ -1,6 +1,6 @@
 // What `ssd detect`, `ssd serve` and ONNX export need of a model. An `SSD` (src/nn/model.ts) has all of it; the
 // split between prepare, predict and postprocess is what lets the server run many requests as one batch.
-import type { ExportableModel } from '../io/onnx-export.js';
+import type { ExportableModel } from '../nn/export.js';
 import type { DetectOptions, Detection, ImageInput, PreparedImage } from '../nn/model.js';
 
 export type { DetectOptions, Detection, ImageInput, PreparedImage };

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportOnnx } from '../io/onnx-export.js';
+import { exportOnnx } from '../nn/export.js';
 import { MicroBatcher, QueueFullError, type BatcherStats } from './batcher.js';
 import type { DetectOptions, Detection, Detector, PreparedImage } from './detector.js';
 import { staticAsset, ortAsset, type Asset } from './static.js';

@@ -4,7 +4,7 @@
 // next batch meanwhile. The network goes to the worker as the model's raw ONNX export (weights included).
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { exportOnnx, type ExportableModel } from '../io/onnx-export.js';
+import { exportOnnx, type ExportableModel } from '../nn/export.js';
 
 /**
  * The worker's code, plain CommonJS so that it runs the same from source (tsx) and from the built package.

@@ -26,6 +26,10 @@ export interface TrainState {
   seed: number;
   /** The best evaluation so far, if any. */
   best?: { metric: string; map: number; step: number; epoch: number };
+  /** Training seconds so far (what a time budget counts; evaluation and checkpoints apart). */
+  seconds?: number;
+  /** Ids of the training samples left out because their images cannot be decoded (skipBad). */
+  skippedIds?: string[];
 }
 
 /** A named float32 tensor. */

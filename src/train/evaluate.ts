@@ -1,16 +1,15 @@
 /**
  * Evaluating a model on a dataset split (used by the trainer's periodic evaluation and `ssd eval`),
- * and scoring detections made elsewhere (COCO results JSON).
+ * and scoring detections made elsewhere (COCO results JSON, read by ./coco-results.ts).
  *
  * Images go through the evaluation transform (resize to the model's input, normalise; no
  * augmentation) in the parallel loader, the network runs on batches, and detections are made as
  * the reference evaluates: min score 0.01, NMS IoU 0.45, top 200, in pixels of the original image.
  */
-import { readFileSync } from 'node:fs';
-import { DataLoader } from '../data/loader.js';
+import { DataLoader, type SkippedSample } from '../data/loader.js';
 import type { Dataset, Sample } from '../data/types.js';
 import { evaluateDetections } from '../eval/evaluate.js';
-import type { Evaluation, ImageResult, Metric } from '../eval/types.js';
+import type { CocoSummary, Evaluation, ImageResult, Metric } from '../eval/types.js';
 
 /** What evaluation needs of a model (`SSD` fits). */
 export interface Predictor {
@@ -40,14 +39,23 @@ export interface EvaluateModelOptions {
   topK?: number;
   /** Called after each batch with images done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave out images that cannot be decoded (truncated, not an image, too large), with their ground truth, and
+   * list them in the result's `skipped`. Default false: such an image stops the evaluation, naming the file.
+   */
+  skipBad?: boolean;
 }
 
-/** Detections of one image in pixels: `[xmin, ymin, xmax, ymax]` rows, dataset labels (1-based), scores. */
+/**
+ * Detections of one image in pixels: `[xmin, ymin, xmax, ymax]` rows, dataset labels (1-based), scores. A model's
+ * are float32; those read from a results file keep the file's double precision.
+ */
 export interface ImageDetections {
+  /** The sample's id. */
   id: string;
-  boxes: Float32Array;
+  boxes: Float32Array | Float64Array;
   labels: Int32Array;
-  scores: Float32Array;
+  scores: Float32Array | Float64Array;
 }
 
 /**
@@ -66,12 +74,46 @@ export function classMapping(modelClassNames: readonly string[], datasetClassNam
   return map;
 }
 
+/** What evaluation needs of a dataset: COCO datasets also name their format (image id order) and category ids. */
+export type EvaluationDataset = Pick<Dataset, 'samples' | 'classNames'> & Partial<Pick<Dataset, 'format' | 'categoryIds'>>;
+
 function groundTruth(s: Sample): ImageResult['groundTruth'] {
-  return { boxes: s.boxes, labels: s.labels, difficult: s.difficult };
+  return { boxes: s.boxes, labels: s.labels, difficult: s.difficult, crowd: s.crowd, area: s.area };
 }
 
-/** Runs `model` on every image of `dataset` and evaluates its detections with `opts.metric`. */
-export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'samples' | 'classNames'>, opts: EvaluateModelOptions): Promise<{ evaluation: Evaluation; detections: ImageDetections[] }> {
+/**
+ * Sample indices by ascending image id, the order in which pycocotools ranks equal scores of different images:
+ * numeric ids for COCO, file stems as strings otherwise.
+ */
+export function imageIdOrder(dataset: Pick<EvaluationDataset, 'samples' | 'format'>): number[] {
+  const ids = dataset.samples.map((s) => s.id);
+  const order = ids.map((_, i) => i);
+  if (dataset.format === 'coco') return order.sort((a, b) => Number(ids[a]) - Number(ids[b]));
+  return order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+}
+
+/** Evaluates `detections[i]` (of sample i) with `metric`; for 'coco', images in pycocotools' order. */
+function evaluateOn(dataset: EvaluationDataset, detections: readonly ImageDetections[], metric: Metric): Evaluation {
+  if (detections.length !== dataset.samples.length) throw new Error(`evaluation: ${detections.length} images of detections for ${dataset.samples.length} samples`);
+  const order = metric === 'coco' ? imageIdOrder(dataset) : dataset.samples.map((_, i) => i);
+  const images: ImageResult[] = order.map((i) => ({ detections: detections[i]!, groundTruth: groundTruth(dataset.samples[i]!) }));
+  return evaluateDetections(images, { metric, numClasses: dataset.classNames.length, classNames: dataset.classNames });
+}
+
+/** What {@link evaluateModel} returns. */
+export interface ModelEvaluation {
+  evaluation: Evaluation;
+  /** Detections per sample of the dataset, in its order; undefined for a skipped sample. */
+  detections: Array<ImageDetections | undefined>;
+  /** Images left out because they cannot be decoded (only with skipBad; empty otherwise). */
+  skipped: SkippedSample[];
+}
+
+/**
+ * Runs `model` on every image of `dataset` and evaluates its detections with `opts.metric`. With `skipBad`, images
+ * that cannot be decoded are left out of the evaluation (detections and ground truth) and listed in `skipped`.
+ */
+export async function evaluateModel(model: Predictor, dataset: EvaluationDataset, opts: EvaluateModelOptions): Promise<ModelEvaluation> {
   const { width, height } = model.config.inputSize;
   if (width !== height) throw new Error(`evaluation: the loader makes square inputs, the model takes ${width}x${height}`);
   const mapping = classMapping(model.config.classNames, dataset.classNames);
@@ -84,8 +126,9 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
     shuffle: false,
     normalization: model.config.normalization,
     workers: opts.workers,
+    skipBad: opts.skipBad ?? false,
   });
-  const detections: ImageDetections[] = new Array(dataset.samples.length);
+  const detections = new Array<ImageDetections | undefined>(dataset.samples.length);
   let done = 0;
   try {
     for await (const b of loader.epoch(0)) {
@@ -111,75 +154,48 @@ export async function evaluateModel(model: Predictor, dataset: Pick<Dataset, 'sa
         });
         detections[s] = { id: dataset.samples[s]!.id, boxes, labels, scores: sc };
       }
-      done += b.size;
+      done += b.size + b.skipped.length;
       opts.onProgress?.(done, dataset.samples.length);
     }
   } finally {
     await loader.close();
   }
-  const images: ImageResult[] = dataset.samples.map((s, i) => ({ detections: detections[i]!, groundTruth: groundTruth(s) }));
-  const evaluation = evaluateDetections(images, { metric: opts.metric, numClasses: dataset.classNames.length, classNames: dataset.classNames });
-  return { evaluation, detections };
+  const left = new Set(loader.skipped.map((s) => s.sampleIndex));
+  const kept = left.size === 0 ? dataset : { ...dataset, samples: dataset.samples.filter((_, i) => !left.has(i)) };
+  const keptDetections = detections.filter((_, i) => !left.has(i)) as ImageDetections[];
+  return { evaluation: evaluateOn(kept, keptDetections, opts.metric), detections, skipped: loader.skipped };
 }
 
-/** One entry of a COCO results file. */
-interface CocoResult {
-  image_id: number | string;
-  category_id: number;
-  bbox: [number, number, number, number];
-  score: number;
+/** Scores detections made elsewhere (e.g. {@link readCocoResults}) against the dataset's ground truth. */
+export function evaluateResults(detections: readonly ImageDetections[], dataset: EvaluationDataset, metric: Metric): Evaluation {
+  return evaluateOn(dataset, detections, metric);
+}
+
+/** The summary keys of `ssd eval --json` for 'coco', in pycocotools' stats order. */
+const SUMMARY_KEYS = [
+  ['ap', 'ap'], ['ap50', 'ap50'], ['ap75', 'ap75'], ['ap_small', 'apSmall'], ['ap_medium', 'apMedium'], ['ap_large', 'apLarge'],
+  ['ar1', 'ar1'], ['ar10', 'ar10'], ['ar100', 'ar100'], ['ar_small', 'arSmall'], ['ar_medium', 'arMedium'], ['ar_large', 'arLarge'],
+] as const satisfies readonly (readonly [string, keyof CocoSummary])[];
+
+/** The JSON `ssd eval --json` writes (see {@link evaluationJson}). */
+export interface EvaluationJson {
+  metric: Metric;
+  map: number | null;
+  /** 'coco' only: pycocotools' 12 summary numbers (null where it prints -1). */
+  ap?: number | null; ap50?: number | null; ap75?: number | null; ap_small?: number | null; ap_medium?: number | null; ap_large?: number | null;
+  ar1?: number | null; ar10?: number | null; ar100?: number | null; ar_small?: number | null; ar_medium?: number | null; ar_large?: number | null;
+  /** AP of each class by name (for 'coco', AP@[.5:.95]); null where a class has no ground truth. */
+  ap_per_class: Record<string, number | null>;
 }
 
 /**
- * Reads detections in the COCO results format (`[{image_id, category_id, bbox: [x, y, w, h], score}]`,
- * pixels) for the images of `dataset`: `image_id` is the sample id (VOC file stem, COCO image id),
- * `category_id` the class's 1-based index in the dataset's class list. Errors name the file, the
- * entry and the field.
+ * The JSON `ssd eval --json` writes: `{metric, map, ap_per_class: {name: ap}}`, and for 'coco' the 12 summary
+ * numbers `ap, ap50, ap75, ap_small, ap_medium, ap_large, ar1, ar10, ar100, ar_small, ar_medium, ar_large` too.
  */
-export function readCocoResults(path: string, dataset: Pick<Dataset, 'samples' | 'classNames'>): ImageDetections[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read detections: ${(e as Error).message}`);
-  }
-  if (!Array.isArray(parsed)) throw new Error(`${path}: detections must be a JSON array of {image_id, category_id, bbox, score}`);
-  const byId = new Map(dataset.samples.map((s, i) => [s.id, i]));
-  const per: { boxes: number[]; labels: number[]; scores: number[] }[] = dataset.samples.map(() => ({ boxes: [], labels: [], scores: [] }));
-  const nClasses = dataset.classNames.length;
-  parsed.forEach((entry: unknown, i: number) => {
-    const fail = (field: string, what: string): never => {
-      throw new Error(`${path}: [${i}].${field} ${what}`);
-    };
-    if (typeof entry !== 'object' || entry === null) fail('', 'is not an object');
-    const r = entry as Partial<CocoResult>;
-    if (typeof r.image_id !== 'number' && typeof r.image_id !== 'string') fail('image_id', `must be a number or a string, got ${JSON.stringify(r.image_id)}`);
-    const s = byId.get(String(r.image_id));
-    if (s === undefined) fail('image_id', `${JSON.stringify(r.image_id)} is not an image of the dataset`);
-    if (!Number.isInteger(r.category_id) || r.category_id! < 1 || r.category_id! > nClasses) {
-      fail('category_id', `must be a class index 1..${nClasses} (${dataset.classNames.slice(0, 3).join(', ')}, ...), got ${JSON.stringify(r.category_id)}`);
-    }
-    const b = r.bbox;
-    if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) fail('bbox', `must be [x, y, width, height] numbers, got ${JSON.stringify(b)}`);
-    if (b![2] < 0 || b![3] < 0) fail('bbox', `has a negative width or height: ${JSON.stringify(b)}`);
-    if (typeof r.score !== 'number' || !Number.isFinite(r.score)) fail('score', `must be a finite number, got ${JSON.stringify(r.score)}`);
-    const p = per[s!]!;
-    p.boxes.push(b![0], b![1], b![0] + b![2], b![1] + b![3]);
-    p.labels.push(r.category_id!);
-    p.scores.push(r.score!);
-  });
-  return per.map((p, i) => ({ id: dataset.samples[i]!.id, boxes: Float32Array.from(p.boxes), labels: Int32Array.from(p.labels), scores: Float32Array.from(p.scores) }));
-}
-
-/** Scores detections made elsewhere against the dataset's ground truth. */
-export function evaluateResults(detections: readonly ImageDetections[], dataset: Pick<Dataset, 'samples' | 'classNames'>, metric: Metric): Evaluation {
-  const images: ImageResult[] = dataset.samples.map((s, i) => ({ detections: detections[i]!, groundTruth: groundTruth(s) }));
-  return evaluateDetections(images, { metric, numClasses: dataset.classNames.length, classNames: dataset.classNames });
-}
-
-/** The JSON `ssd eval --json` writes: `{metric, map, ap_per_class: {name: ap}}` (null where a class has no ground truth). */
-export function evaluationJson(e: Evaluation): { metric: Metric; map: number | null; ap_per_class: Record<string, number | null> } {
+export function evaluationJson(e: Evaluation): EvaluationJson {
   const ap: Record<string, number | null> = {};
   e.classNames.forEach((n, i) => (ap[n] = e.apPerClass[i] ?? null));
-  return { metric: e.metric, map: e.map, ap_per_class: ap };
+  const summary: Partial<EvaluationJson> = {};
+  if (e.metric === 'coco') for (const [key, field] of SUMMARY_KEYS) summary[key] = e.summary[field];
+  return { metric: e.metric, map: e.map, ...summary, ap_per_class: ap };
 }

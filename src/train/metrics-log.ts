@@ -35,7 +35,19 @@ export interface EvalRecord {
   time: string;
 }
 
-export type MetricsRecord = StepRecord | EvalRecord;
+/** A training image left out because it cannot be decoded (with skipBad), logged with the step it was found in. */
+export interface SkipRecord {
+  type: 'skip';
+  /** The step whose batch it would have been in (1-based, as step records). */
+  step: number;
+  epoch: number;
+  file: string;
+  /** Why, naming the file. */
+  message: string;
+  time: string;
+}
+
+export type MetricsRecord = StepRecord | EvalRecord | SkipRecord;
 
 /** Reads a metrics log; a torn last line (a crash mid-append) is ignored, any other bad line is an error naming it. */
 export function readMetricsLog(path: string): MetricsRecord[] {

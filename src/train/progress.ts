@@ -10,7 +10,10 @@ export { formatDuration, type ProgressStream };
 /** What one progress update shows. */
 export interface ProgressState {
   step: number;
-  total: number;
+  /** The run's steps, or undefined for a run with a time budget. */
+  total?: number;
+  /** The share of the run done (by steps or by time), 0..1. Default step / total. */
+  fraction?: number;
   epoch: number;
   loss: number;
   locLoss: number;
@@ -27,9 +30,9 @@ function num(x: number, digits = 4): string {
 
 /** The text of one progress line, without bar (plain) or with one of `barWidth` cells. */
 export function formatProgress(p: ProgressState, barWidth = 0): string {
-  const pct = p.total > 0 ? Math.min(1, p.step / p.total) : 0;
+  const pct = Math.min(1, Math.max(0, p.fraction ?? (p.total !== undefined && p.total > 0 ? p.step / p.total : 0)));
   return (
-    `step ${p.step}/${p.total}${barWidth > 0 ? ` ${bar(pct, barWidth)}` : ''} ${(pct * 100).toFixed(0)}% ep ${p.epoch + 1}` +
+    `step ${p.step}${p.total !== undefined ? `/${p.total}` : ''}${barWidth > 0 ? ` ${bar(pct, barWidth)}` : ''} ${(pct * 100).toFixed(0)}% ep ${p.epoch + 1}` +
     ` loss ${num(p.loss)} (loc ${num(p.locLoss, 3)} conf ${num(p.confLoss, 3)})` +
     ` lr ${p.lr.toExponential(2)} ${p.imagesPerSecond.toFixed(2)} img/s ETA ${formatDuration(p.etaSeconds)}`
   );
@@ -53,7 +56,7 @@ export class Progress {
         },
         plain: () => formatProgress(p),
       },
-      p.step === p.total,
+      (p.fraction ?? (p.total !== undefined ? p.step / p.total : 0)) >= 1,
     );
   }
 

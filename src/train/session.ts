@@ -1,13 +1,13 @@
 /**
- * One training step as one ONNX Runtime session: the network, the MultiBox loss and SGD with
- * momentum in a single graph (src/graph builds the backward pass and the update), fed a batch of
- * images and matched targets and the learning rate; parameters and momentum stay in the session.
+ * One training step of an SSD as one ONNX Runtime session: the network (batch norm on batch statistics), the
+ * MultiBox loss and an optimizer's update in a single graph (src/graph builds the backward pass and the update),
+ * fed a batch of images and matched targets and the learning rate; parameters and optimizer state stay in the
+ * session.
  */
-import { TrainingSession } from '../graph/index.js';
+import { SGD, TrainingSession, type GradientOptions, type Optimizer } from '../graph/index.js';
 import type { Weights } from '../nn/layers.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
 import type { SSDNetwork } from '../nn/ssd.js';
-import { hasBatchNorm, trainingGraph } from './model.js';
 
 /** The loss terms of one step. */
 export interface StepLosses {
@@ -29,12 +29,10 @@ export interface StepBatch {
   trueLocs: Float32Array;
 }
 
-/** Optimizer settings of {@link StepSession.create}. */
-export interface OptimizerOptions {
-  /** Default 0.9. */
-  momentum?: number;
-  /** L2 weight decay added to every gradient (PyTorch semantics). Default 5e-4. */
-  weightDecay?: number;
+/** Settings of {@link StepSession.create}. */
+export interface StepSessionOptions {
+  /** Default SGD with momentum 0.9 and weight decay 5e-4 (the SSD recipe). */
+  optimizer?: Optimizer;
   /** Learning-rate multiplier per parameter group. Default { weight: 1, bias: 2 } (the SSD recipe). */
   lrMultipliers?: Record<string, number>;
   /** Clip the global gradient norm to this before the update. Default: no clipping. */
@@ -43,6 +41,8 @@ export interface OptimizerOptions {
   loss?: MultiBoxLossOptions;
   /** ONNX Runtime intra-op threads. Default: all cores. */
   threads?: number;
+  /** Autodiff settings (convolution gradient formulations). Default: the measured choices. */
+  gradients?: GradientOptions;
 }
 
 /** A training step session for an SSD network. */
@@ -60,19 +60,20 @@ export class StepSession {
   /** Whether a batch of fewer images can be padded to the graph's size without changing the step: true for
    *  networks without batch normalisation, whose images do not interact (see step). */
   get padsShortBatches(): boolean {
-    return !hasBatchNorm(this.network);
+    return !this.network.hasBatchNorm;
   }
 
-  /** Builds the training graph for batches of `batch` images and opens its session, starting from `weights` and zero momentum. */
-  static async create(network: SSDNetwork, weights: Weights, batch: number, opts: OptimizerOptions = {}): Promise<StepSession> {
+  /** Builds the training graph for batches of `batch` images and opens its session, starting from `weights` and
+   *  zero optimizer state. */
+  static async create(network: SSDNetwork, weights: Weights, batch: number, opts: StepSessionOptions = {}): Promise<StepSession> {
     // The batch is static: the weight gradient of a convolution is built for a known batch size.
-    const { graph, loss } = trainingGraph(network, weights, batch, opts.loss);
-    const session = await TrainingSession.create(graph, loss, {
-      momentum: opts.momentum ?? 0.9,
-      weightDecay: opts.weightDecay ?? 5e-4,
+    const { graph, terms } = network.lossGraph(weights, { batch, loss: opts.loss });
+    const session = await TrainingSession.create(graph, terms.loss, {
+      optimizer: opts.optimizer ?? new SGD({ momentum: 0.9, weightDecay: 5e-4 }),
       lrMultipliers: opts.lrMultipliers ?? { weight: 1, bias: 2 },
       clipGradNorm: opts.clipGradNorm,
       threads: opts.threads,
+      gradients: opts.gradients,
     });
     return new StepSession(session, network, batch);
   }
@@ -135,13 +136,22 @@ export class StepSession {
     this.session.setParameters(new Map(m));
   }
 
-  /** The momentum buffers by name (copies). */
+  /** The optimizer's state buffers by name ('<param>.<state>', copies). */
   optimizerState(): Map<string, Float32Array> {
     return this.session.getOptimizerState();
   }
 
   setOptimizerState(m: ReadonlyMap<string, Float32Array>): void {
     this.session.setOptimizerState(new Map(m));
+  }
+
+  /** Steps taken (Adam's bias corrections count from it; restore it on resume). */
+  get stepCount(): number {
+    return this.session.stepCount;
+  }
+
+  set stepCount(n: number) {
+    this.session.stepCount = n;
   }
 
   async release(): Promise<void> {

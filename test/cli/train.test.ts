@@ -1,6 +1,7 @@
 // End to end through the CLI, on a tiny generated dataset: `ssd train` with checkpoints and an
 // evaluation, a run killed (SIGKILL) mid-epoch and resumed, compared loss by loss with an
-// uninterrupted run, then `ssd eval` on the checkpoint and on detections made elsewhere.
+// uninterrupted run, then `ssd eval` on the checkpoint (and on the results file it wrote) and on detections made
+// elsewhere.
 // ssd-tiny at 96 px, batch 2, one ONNX Runtime thread per run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,7 +112,8 @@ test('the run folder holds the checkpoint, the best model and a report with its 
 
 test('ssd eval on the checkpoint reproduces the mAP the trainer logged and writes the JSON', async () => {
   const json = join(dir, 'map.json');
-  const r = await ssd(['eval', '--weights', join(full, 'last.safetensors'), '--data', data, '--metric', 'voc07', '--json', json, '--threads', '1', '--workers', '1']);
+  const results = join(dir, 'checkpoint-results.json');
+  const r = await ssd(['eval', '--weights', join(full, 'last.safetensors'), '--data', data, '--metric', 'voc07', '--json', json, '--results', results, '--threads', '1', '--workers', '1']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /4 images of .* \(test\)/);
   assert.match(r.stdout, /mAP \(VOC07 11-point\)/);
@@ -121,6 +123,11 @@ test('ssd eval on the checkpoint reproduces the mAP the trainer logged and write
   const aps = Object.values(out.ap_per_class).filter((v): v is number => v !== null);
   assert.ok(aps.length > 0);
   assert.ok(Math.abs(aps.reduce((x, y) => x + y, 0) / aps.length - out.map) < 1e-12, 'map is the mean of the classes with ground truth');
+  // --results wrote the detections it scored: scoring that file gives the same mAP.
+  const again = join(dir, 'checkpoint-results-map.json');
+  const e = await ssd(['eval', '--detections', results, '--data', data, '--metric', 'voc07', '--json', again]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(Math.abs((JSON.parse(readFileSync(again, 'utf8')) as { map: number }).map - out.map) < 1e-9);
 });
 
 test('ssd eval --detections scores results made elsewhere: ground truth as detections gives mAP 1, shifted boxes less', async () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  adjustBrightness, adjustContrast, adjustHue, adjustSaturation, evalTransform, flipBoxes, fullWindow, IMAGENET_MEAN, IMAGENET_STD,
+  adjustBrightness, adjustContrast, adjustHue, adjustSaturation, evalTransform, flipBoxes, fullWindow,
   photometricDistort, randomCrop, randomExpand, resampleInto, toPlanar, trainTransform, type PlanarImage, type Targets,
 } from '../../src/data/augment.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data/normalization.js';
 import { deriveSeed, Random } from '../../src/data/random.js';
 import { iouOfCorners } from '../../src/boxes/iou.js';
 import { decodeImage, type DecodedImage } from '../../src/data/decode.js';
@@ -81,7 +82,7 @@ test('resampleInto: identity at equal size, mean-coloured canvas outside the ima
   resampleInto(src, fullWindow(7, 5), out, 10, 7, 5);
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < 35; i++) {
-      const want = (src.data[c * 35 + i] - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+      const want = (src.data[c * 35 + i] - IMAGENET_NORMALIZATION.mean[c]) / IMAGENET_NORMALIZATION.std[c];
       assert.ok(Math.abs(out[10 + c * 35 + i] - want) < 1e-5);
     }
   }
@@ -252,7 +253,7 @@ test('eval transform: resize and normalise only; boxes become fractions of the i
   resampleInto(toPlanar(img), fullWindow(40, 20), want, 0, 20, 10);
   assert.deepEqual(out, want);
   // The white object (value 1) lands where its box says: centre of the output.
-  assert.ok(Math.abs(out[5 * 20 + 10] - (1 - IMAGENET_MEAN[0]) / IMAGENET_STD[0]) < 1e-5);
+  assert.ok(Math.abs(out[5 * 20 + 10] - (1 - IMAGENET_NORMALIZATION.mean[0]) / IMAGENET_NORMALIZATION.std[0]) < 1e-5);
 });
 
 // Reference outputs of PIL and torchvision (test/fixtures/datasets/make-pil-reference.py).

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCoco } from '../../src/data/coco.js';
 import { loadDataset } from '../../src/data/dataset.js';
@@ -20,6 +23,33 @@ test('COCO: categories become 1..C in id order with the original ids kept; bbox 
   assert.deepEqual([b.width, b.height], [20, 10]);
   // Image 9: no size in the JSON (read from the header) and no annotations (kept, no boxes).
   assert.deepEqual([c.width, c.height, c.labels.length], [16, 12, 0]);
+});
+
+test('COCO: iscrowd is its own flag next to difficult, and the area field (else the box area) is kept for evaluation', async () => {
+  const d = await loadCoco(fixture('coco', 'annotations', 'instances_val.json'));
+  const [a, b, c] = d.samples;
+  assert.deepEqual(Array.from(a.crowd!), [0, 1]);
+  assert.deepEqual(Array.from(a.area!), [5 * 6, 16 * 12]); // no area field in this file: the box areas
+  assert.deepEqual(Array.from(b.crowd!), [0]);
+  assert.equal(c.crowd, undefined, 'an image without annotations has no COCO fields');
+
+  const dir = mkdtempSync(join(tmpdir(), 'ssd-coco-area-'));
+  try {
+    const file = join(dir, 'instances_x.json');
+    const image = { id: 5, file_name: 'a.png', width: 100, height: 80 };
+    writeFileSync(join(dir, 'a.png'), '');
+    const ann = (extra: object) => ({ id: 1, image_id: 5, category_id: 1, bbox: [10, 10, 40, 40], iscrowd: 0, ...extra });
+    writeFileSync(file, JSON.stringify({ images: [image], categories: [{ id: 1, name: 'thing' }], annotations: [ann({ area: 1000.5 }), ann({ id: 2, iscrowd: 1, area: 0 })] }));
+    const s = (await loadCoco(file, { imageDir: dir })).samples[0]!;
+    assert.deepEqual(Array.from(s.area!), [1000.5, 0]);
+    assert.deepEqual(Array.from(s.crowd!), [0, 1]);
+    assert.deepEqual(Array.from(s.difficult), [0, 1], 'crowd regions stay difficult for the VOC metrics and training');
+    writeFileSync(file, JSON.stringify({ images: [image], categories: [{ id: 1, name: 'thing' }], annotations: [ann({ area: -3 })] }));
+    const err = await expectDatasetError(() => loadCoco(file, { imageDir: dir }));
+    assertProblem(err, 'instances_x.json', 'annotations[0].area', /must be a number >= 0, got -3/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('COCO: loadDataset finds annotations/instances_<split>.json in a COCO folder', async () => {

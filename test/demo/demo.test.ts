@@ -6,7 +6,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../src/demo/demo.js';
-import { timedLr } from '../../src/demo/train.js';
 import { SSD } from '../../src/nn/model.js';
 import { readMetricsLog } from '../../src/train/metrics-log.js';
 
@@ -57,13 +56,4 @@ test('ssd demo --minutes 0.15: files, metrics.json schema, report content, last 
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-});
-
-test('the time-based schedule warms up, peaks at lr and decays to lr/100 at the budget', () => {
-  assert.ok(Math.abs(timedLr(0.1, 0, 0, 10) - 0.01) < 1e-12);
-  assert.ok(timedLr(0.1, 5, 0, 10) < timedLr(0.1, 9, 0, 10));
-  assert.ok(Math.abs(timedLr(0.1, 100, 0, 10) - 0.1) < 1e-12);
-  assert.ok(Math.abs(timedLr(0.1, 100, 1, 10) - 0.001) < 1e-12);
-  assert.ok(Math.abs(timedLr(0.1, 100, 2, 10) - 0.001) < 1e-12);
-  for (let f = 0; f < 1; f += 0.1) assert.ok(timedLr(0.1, 100, f + 0.1, 10) <= timedLr(0.1, 100, f, 10));
 });

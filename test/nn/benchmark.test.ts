@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchmarkModel } from '../../src/nn/benchmark.js';
-import { modelStats } from '../../src/nn/model-stats.js';
-import { zooEntry } from '../../src/nn/models/registry.js';
+import { modelEntry } from '../../src/nn/models/index.js';
+import { modelStats } from '../../src/nn/stats.js';
 
 test('benchmarkModel times ssd-tiny: parameter counts of the zoo network, images/s = batch / step time', async () => {
   const r = await benchmarkModel({ model: 'ssd-tiny', batch: 2, threads: 1, steps: 2, inferenceRuns: 1 });
-  const stats = modelStats(zooEntry('ssd-tiny').build(21));
+  const stats = modelStats(modelEntry('ssd-tiny').build(21));
   assert.equal(r.parameters, stats.parameters);
   assert.equal(r.buffers, stats.buffers);
   assert.equal(r.train_step_times_s.length, 2);

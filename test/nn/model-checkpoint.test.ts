@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSD } from '../../src/nn/model.js';
-import { zooModelConfig } from '../../src/nn/models/registry.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { saveCheckpoint, type NamedTensor } from '../../src/train/checkpoint.js';
 
@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ssd-ckpt-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 test('SSD.load reads a training checkpoint, leaving out its optimizer tensors, and predicts as the saved model', async () => {
-  const model = SSD.create(zooModelConfig('ssd-tiny', ['cat', 'dog']), { seed: 3, threads: 2 });
+  const model = SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 3, threads: 2 });
   const parameters = new Map<string, NamedTensor>();
   const optimizer = new Map<string, NamedTensor>();
   for (const spec of model.network.parameters()) {
@@ -41,7 +41,7 @@ test('SSD.load reads a training checkpoint, leaving out its optimizer tensors, a
 });
 
 test('a model file (not a checkpoint) holding an optimizer tensor is refused, naming the tensor', () => {
-  const model = SSD.create(zooModelConfig('ssd-tiny', ['cat']), { seed: 1 });
+  const model = SSD.create(modelConfig('ssd-tiny', ['cat']), { seed: 1 });
   const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
   for (const spec of model.network.parameters()) tensors[spec.name] = { shape: spec.shape, data: model.weights.get(spec.name)! };
   tensors['optimizer/x'] = { shape: [1], data: new Float32Array(1) };

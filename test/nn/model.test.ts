@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { SSD } from '../../src/nn/model.js';
-import { ssd300Config, VOC_CLASSES } from '../../src/nn/config.js';
-import { zooModelConfig } from '../../src/nn/models/registry.js';
+import { VOC_CLASS_NAMES } from '../../src/data/voc.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { refF32, refI32 } from '../fixtures/reference.js';
 import { recipeImage, recipeWeights } from './recipe.js';
@@ -18,8 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'ssd-nn-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const weights = recipeWeights();
-const model = SSD.create(ssd300Config(), { weights, threads: 2 });
-const cats = SSD.create(ssd300Config(['cat', 'dog']), { seed: 3 });
+const model = SSD.create(modelConfig('ssd300'), { weights, threads: 2 });
+const cats = SSD.create(modelConfig('ssd300', ['cat', 'dog']), { seed: 3 });
 
 /** Bit-identical float arrays. */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -76,7 +76,7 @@ test('a model for other classes round trips with its class names; half precision
 });
 
 test('SSD loads the other members of the family (ssd-tiny, with batch norm) and detects with them', async () => {
-  const config = zooModelConfig('ssd-tiny', ['cat', 'dog']);
+  const config = modelConfig('ssd-tiny', ['cat', 'dog']);
   const tiny = SSD.create(config, { seed: 5, threads: 2 });
   const back = SSD.fromBytes(tiny.toBytes(), { threads: 2 });
   assert.equal(back.config.architecture, 'ssd-tiny');
@@ -97,13 +97,29 @@ test('bad model files are refused, naming the file and what is wrong', () => {
   assert.throws(() => SSD.fromBytes(encodeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }), { name: 'plain.safetensors' }), /plain\.safetensors: not an ssd-ts model file/);
   // Config says 21 classes, tensors are for 3.
   const tensors = new Map(cats.network.parameters().map((s) => [s.name, { shape: s.shape, data: cats.weights.get(s.name)! }]));
-  const wrong = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(ssd300Config()) });
+  const wrong = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(modelConfig('ssd300')) });
   assert.throws(() => SSD.fromBytes(wrong, { name: 'm.safetensors' }), /m\.safetensors: tensor 'pred_convs\.cl_conv4_3\.weight' has shape \[12,512,3,3\].*needs \[84,512,3,3\]/);
   tensors.delete('aux_convs.conv9_1.bias');
   const missing = encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(cats.config) });
   assert.throws(() => SSD.fromBytes(missing), /'aux_convs\.conv9_1\.bias' \[128\] is missing/);
   const badConfig = encodeSafetensors({}, { 'ssd.config': JSON.stringify({ ...cats.config, architecture: 'yolo' }) });
   assert.throws(() => SSD.fromBytes(badConfig, { name: 'y.st' }), /y\.st: model config: unknown model 'yolo'; known: ssd300, /);
+});
+
+test('a model file whose config disagrees with its network, or whose weights are not finite, is refused at load', () => {
+  const tiny = SSD.create(modelConfig('ssd-tiny', ['cat', 'dog'], { inputSize: 96 }), { seed: 2 });
+  const tensors = new Map(tiny.network.parameters().map((s) => [s.name, { shape: s.shape, data: tiny.weights.get(s.name)!.slice() }]));
+  const file = (config: object) => encodeSafetensors(tensors, { 'ssd.config': JSON.stringify(config) });
+  // Priors laid on maps the network does not have: the prior count would not match the head's outputs.
+  const maps = file({ ...tiny.config, priors: { ...tiny.config.priors, featureMapSizes: [24, 12, 6, 4] } });
+  assert.throws(() => SSD.fromBytes(maps, { name: 'maps.st' }), /maps\.st: model config: ssd-tiny: the priors are laid on maps of \[24,12,6,4\], but at 96x96 the network's maps are \[12,6,3,1\]/);
+  const ratios = file({ ...tiny.config, priors: { ...tiny.config.priors, aspectRatios: tiny.config.priors.aspectRatios.map(() => [1, 2, 0.5, 3]) } });
+  // Five priors per position instead of four: the heads the config describes are not the file's.
+  assert.throws(() => SSD.fromBytes(ratios, { name: 'ratios.st' }), /ratios\.st: tensor 'head\.loc_conv3_2\.weight' has shape \[16,64,3,3\], the ssd-tiny for 3 classes needs \[20,64,3,3\]/);
+  const huge = file({ ...tiny.config, inputSize: { width: 100000, height: 100000 } });
+  assert.throws(() => SSD.fromBytes(huge, { name: 'huge.st' }), /huge\.st: model config: inputSize must be \{width, height\} in whole pixels from 1 to 2048, got \{"width":100000,"height":100000\}/);
+  tensors.get('head.cl_conv4_2.bias')!.data[3] = NaN;
+  assert.throws(() => SSD.fromBytes(file(tiny.config), { name: 'nan.st' }), /nan\.st: tensor 'head\.cl_conv4_2\.bias' holds NaN at element 3/);
 });
 
 test('prepare: RGB planes normalised with the config mean/std, size and orientation of the original', async () => {
@@ -149,7 +165,7 @@ test('detect: a file, its bytes, decoded pixels and an EXIF-rotated copy give th
   assert.deepEqual(model.postprocess(locs, scores, W, H, opts), dets);
   for (const d of dets) {
     assert.ok(d.box.xmin >= 0 && d.box.xmax <= W && d.box.ymin >= 0 && d.box.ymax <= H && d.box.xmin <= d.box.xmax, JSON.stringify(d));
-    assert.equal(d.label, VOC_CLASSES[d.classIndex]);
+    assert.equal(d.label, ['background', ...VOC_CLASS_NAMES][d.classIndex]);
     assert.ok(d.score > 0.06 && d.score <= 1);
   }
   // Sizes scale with the image: the same outputs for an image twice as large give boxes twice as large.

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradients } from '../../src/graph/autodiff.js';
 import { initWeights } from '../../src/nn/layers.js';
-import { ssdliteMobileNetV2 } from '../../src/nn/models/ssdlite-mobilenetv2.js';
+import { ssdliteMobileNetV2 } from '../../src/nn/models/ssdlite.js';
 import { ssdTiny } from '../../src/nn/models/ssd-tiny.js';
-import type { ZooNetwork } from '../../src/nn/models/network.js';
+import type { SSDNetwork } from '../../src/nn/ssd.js';
 
 const scopeOf = (nodeName: string): string => nodeName.slice(0, nodeName.lastIndexOf('/'));
 const moduleOf = (param: string): string => param.slice(0, param.lastIndexOf('.'));
@@ -15,11 +15,11 @@ const moduleOf = (param: string): string => param.slice(0, param.lastIndexOf('.'
 for (const [name, make] of [
   ['ssd-tiny', () => ssdTiny(6, { inputSize: 96 })],
   ['ssdlite320-mobilenetv2', () => ssdliteMobileNetV2(6, { inputSize: 64, width: 0.25 })],
-] as Array<[string, () => ZooNetwork]>) {
+] as Array<[string, () => SSDNetwork]>) {
   test(`${name}: forward nodes are named under the module of the parameters they read, gradients under its grad scope`, () => {
     const net = make();
     const weights = initWeights(net.parameters(), 0);
-    const { graph, terms } = net.withNormMode('train', () => net.lossGraph(weights, { batch: 2 }));
+    const { graph, terms } = net.lossGraph(weights, { batch: 2, norm: 'train' });
     const params = new Set(graph.parameters.map((p) => p.name));
     let readers = 0;
     for (const node of graph.nodes)

@@ -5,11 +5,13 @@
 import type { Tensor } from '../../src/graph/index.js';
 import { InferenceRunner } from '../../src/graph/index.js';
 import { priorsPerLocation } from '../../src/boxes/priors.js';
-import { ssd300Config, type ModelConfig } from '../../src/nn/config.js';
+import type { ModelConfig } from '../../src/nn/config.js';
+import { modelConfig } from '../../src/nn/models/index.js';
 import { SSDHead } from '../../src/nn/heads.js';
 import { Conv2d, initWeights, maxPool, type BuildContext, type Weights } from '../../src/nn/layers.js';
 import { SSD, type DetectOptions, type Detection, type ImageInput, type PreparedImage } from '../../src/nn/model.js';
-import { SSDNetwork, type Backbone, type FeatureMapInfo } from '../../src/nn/ssd.js';
+import type { FeatureMapInfo } from '../../src/nn/heads.js';
+import { SSDNetwork, type Backbone } from '../../src/nn/ssd.js';
 
 /** 300x300 input -> maps of 38, 19, 10, 5, 3 and 1 cells, 16 channels each. */
 class TinyBackbone implements Backbone {
@@ -48,14 +50,14 @@ export class TinyDetector {
   private runner: Promise<InferenceRunner> | undefined;
 
   constructor(seed = 3) {
-    this.config = ssd300Config();
+    this.config = modelConfig('ssd300');
     const backbone = new TinyBackbone();
     const per = priorsPerLocation(this.config.priors);
     const head = new SSDHead(backbone.maps.map((m, i) => ({ name: m.name, channels: m.channels, priorsPerPosition: per[i]! })), this.config.classNames.length);
-    this.network = new SSDNetwork({ backbone, head, priors: this.config.priors, inputSize: this.config.inputSize });
+    this.network = new SSDNetwork({ architecture: 'tiny-test', backbone, head, priors: this.config.priors, inputSize: this.config.inputSize });
     const w = initWeights(this.network.parameters(), seed);
     // Sharpen the class logits so that random weights give confident (and so testable) detections.
-    for (const [k, v] of w) if (k.includes('.cl_') && k.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] *= 0.7;
+    for (const [k, v] of w) if (k.includes('.cl_') && k.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] *= 2;
     this.weights = w;
     // The SSD class prepares images and post-processes outputs from the config alone; borrow that.
     this.helper = SSD.create(this.config, { weights: undefined, seed: 0 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { referenceMilestones, stepDecaySchedule } from '../../src/train/schedule.js';
+import { cosineSchedule, referenceMilestones, stepDecaySchedule } from '../../src/train/schedule.js';
 
 test('the reference milestones scale 80k/100k of 120k to the run', () => {
   assert.deepEqual(referenceMilestones(120_000), [80_000, 100_000]);
@@ -33,4 +33,15 @@ test('bad schedules are refused with the value named', () => {
   assert.throws(() => stepDecaySchedule({ baseLr: 1, totalSteps: 0 }), /totalSteps must be a positive whole number, got 0/);
   assert.throws(() => stepDecaySchedule({ baseLr: 1, totalSteps: 10, milestones: [5, 3] }), /increasing order, got \[5, 3\]/);
   assert.throws(() => stepDecaySchedule({ baseLr: 1, totalSteps: 10, warmupSteps: -1 }), /warmupSteps/);
+});
+
+test('the cosine schedule over a time budget warms up, peaks at lr and decays to lr/100 at the budget', () => {
+  // The rate at `step` with `fraction` of the budget spent, after a warm-up of `warmup` steps from lr/10.
+  const timedLr = (lr: number, step: number, fraction: number, warmup: number): number => cosineSchedule({ baseLr: lr, warmupSteps: warmup }).lrAt(step, fraction);
+  assert.ok(Math.abs(timedLr(0.1, 0, 0, 10) - 0.01) < 1e-12);
+  assert.ok(timedLr(0.1, 5, 0, 10) < timedLr(0.1, 9, 0, 10));
+  assert.ok(Math.abs(timedLr(0.1, 100, 0, 10) - 0.1) < 1e-12);
+  assert.ok(Math.abs(timedLr(0.1, 100, 1, 10) - 0.001) < 1e-12);
+  assert.ok(Math.abs(timedLr(0.1, 100, 2, 10) - 0.001) < 1e-12);
+  for (let f = 0; f < 1; f += 0.1) assert.ok(timedLr(0.1, 100, f + 0.1, 10) <= timedLr(0.1, 100, f, 10));
 });

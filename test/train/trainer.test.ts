@@ -1,13 +1,16 @@
 // The trainer as a library call, on a tiny generated dataset with ssd-tiny at 96 px.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadDataset } from '../../src/data/dataset.js';
 import { generateShapesDataset } from '../../src/data/synthetic.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { readMetricsLog, type StepRecord } from '../../src/train/metrics-log.js';
-import { NonFiniteLossError, train } from '../../src/train/trainer.js';
+import { NonFiniteLossError } from '../../src/train/errors.js';
+import { writeFailure } from '../../src/train/hooks.js';
+import { train } from '../../src/train/trainer.js';
 
 let dir = '';
 let data = '';
@@ -81,4 +84,105 @@ test('a run that diverges stops with a clear message and leaves the last good ch
   const ckpt = loadCheckpoint(join(out, 'last.safetensors'));
   assert.equal(ckpt.state.step, good, 'the checkpoint in place is the last good one');
   for (const [name, t] of ckpt.parameters) assert.ok(t.data.every(Number.isFinite), `${name} is finite in the checkpoint`);
+});
+
+test('a folder that holds a run is refused; existOk starts over without any file of the old run', async () => {
+  const out = join(dir, 'again');
+  const first = await train({ ...base, data, out, iterations: 2, lr: 0.01, seed: 1, augment: false, evalEvery: 1, valSplit: 'test' });
+  assert.ok(first.bestModel && existsSync(first.bestModel), 'the first run evaluated and kept best.safetensors');
+  await assert.rejects(train({ ...base, data, out, iterations: 1, lr: 0.01, seed: 1, augment: false }), /already holds a run \(last\.safetensors, best\.safetensors, metrics\.jsonl, report\.html, options\.json\)\. Continue it with --resume, start over there with --exist-ok/);
+  assert.equal(loadCheckpoint(first.lastCheckpoint).state.step, 2, 'the refused run touched nothing');
+  const second = await train({ ...base, data, out, iterations: 1, lr: 0.01, seed: 1, augment: false, evalEvery: 0, existOk: true });
+  assert.equal(second.steps, 1);
+  assert.ok(!existsSync(join(out, 'best.safetensors')), "the old run's best model is gone");
+  assert.deepEqual(readMetricsLog(second.metricsPath).map((r) => [r.type, r.step]), [['step', 1]]);
+});
+
+test('a time budget: the run trains for its minutes, and the cosine schedule decays over the time', async () => {
+  const out = join(dir, 'timed');
+  const minutes = 0.03;
+  const r = await train({ ...base, data, out, minutes, lr: 0.01, warmup: 2, seed: 3, augment: false });
+  assert.ok(r.trainSeconds >= minutes * 60, `trained ${r.trainSeconds} s of a ${minutes * 60} s budget`);
+  assert.ok(r.steps >= 4, `${r.steps} steps`);
+  const ckpt = loadCheckpoint(r.lastCheckpoint);
+  assert.ok(ckpt.state.seconds! >= minutes * 60 && ckpt.state.step === r.steps, 'the checkpoint holds the time trained');
+  const lr = readMetricsLog(r.metricsPath).filter((x): x is StepRecord => x.type === 'step').map((s) => s.lr);
+  assert.ok(lr[0]! < lr[1]! && Math.abs(lr[0]! - 0.001) < 1e-12, `warm-up from lr/10: ${lr.slice(0, 3)}`);
+  for (let i = 3; i < lr.length; i++) assert.ok(lr[i]! <= lr[i - 1]!, `the rate never rises after the warm-up: ${lr}`);
+  assert.ok(lr.at(-1)! < 0.5 * 0.01, `the last rate ${lr.at(-1)} is well down the cosine`);
+});
+
+test('AdamW: the checkpoint holds both moments of every parameter, and a stopped run resumes exactly', async () => {
+  const opts = { ...base, data, iterations: 4, optimizer: 'adamw' as const, lr: 3e-3, seed: 4, shuffle: false, augment: false };
+  const whole = await train({ ...opts, out: join(dir, 'adamw-whole') });
+  const ckpt = loadCheckpoint(whole.lastCheckpoint);
+  const trainable = [...ckpt.parameters.keys()].filter((k) => !k.endsWith('.running_mean') && !k.endsWith('.running_var'));
+  assert.deepEqual([...ckpt.optimizer.keys()].sort(), trainable.flatMap((k) => [`${k}.adam_m`, `${k}.adam_v`]).sort());
+  const stop = new AbortController();
+  const out = join(dir, 'adamw-stopped');
+  const first = await train({ ...opts, out, progress: { write: () => stop.abort() }, signal: stop.signal });
+  assert.equal(first.steps, 1);
+  const rest = await train({ data: [], out, resume: true, threads: 1, workers: 1, progress: false });
+  const losses = (p: string) => readMetricsLog(p).filter((x): x is StepRecord => x.type === 'step').map((s) => [s.step, s.loss, s.lr]);
+  assert.deepEqual(losses(rest.metricsPath), losses(whole.metricsPath));
+});
+
+test('a write that fails names the file and the step and says what to do; the run stops', async () => {
+  const out = join(dir, 'unwritable');
+  // After step 1, last.safetensors becomes a folder: the checkpoint at the epoch's end cannot replace it.
+  const blocker = { afterStep: (_run: unknown, e: { step: number }) => void (e.step === 1 && mkdirSync(join(out, 'last.safetensors'))) };
+  await assert.rejects(train({ ...base, data, out, epochs: 1, lr: 0.01, seed: 1, augment: false }, [blocker]), (e: Error) => {
+    assert.match(e.message, new RegExp(`^train: writing .*last\\.safetensors at step 3 failed: .*; check the folder and its permissions, then continue with --resume$`));
+    return true;
+  });
+  const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC' });
+  const named = writeFailure(full, '/runs/x/metrics.jsonl', 12) as Error;
+  assert.equal(named.message, 'train: writing /runs/x/metrics.jsonl at step 12 failed: ENOSPC: no space left on device, write; the disk is full: free some space, then continue with --resume');
+  const bug = new TypeError('not a system error');
+  assert.equal(writeFailure(bug, 'f', 1), bug, 'errors without a system code pass through');
+});
+
+test('defaults: a validation split beside the data turns evaluation on and keeps best.safetensors; the summary and plan come first', async () => {
+  const out = join(dir, 'defaults');
+  const lines: string[] = [];
+  const r = await train({ ...base, data, out, epochs: 2, lr: 0.01, seed: 1, augment: false, progress: { write: (s: string) => void lines.push(s) } });
+  const evals = readMetricsLog(r.metricsPath).filter((x) => x.type === 'eval');
+  assert.deepEqual(evals.map((e) => e.step), [3, 6], 'one evaluation per epoch, on the test split');
+  assert.ok(r.bestModel && existsSync(r.bestModel));
+  const text = lines.join('');
+  const train6 = (await loadDataset(data, { split: 'trainval' })).samples;
+  const objects = train6.reduce((a, s) => a + s.labels.length, 0);
+  assert.match(text, new RegExp(`data: .*shapes \\(voc\\): ${train6.length} images, ${objects} objects`));
+  assert.match(text, /objects per class: circle \d+, square \d+, triangle \d+, star \d+, cross \d+/);
+  assert.match(text, /plan: ssd-tiny at 96x96 \(\d+ priors, [\d.]+ M parameters\), batch 2, 6 steps \(2\.0 epochs\), sgd lr 0\.01 \(step schedule\); evaluation: voc07 on 2 validation images every epoch/);
+  assert.match(text, /speed: [\d.]+ s a step \([\d.]+ images\/s\): about .* to go on this machine/);
+  assert.ok(text.indexOf('plan:') < text.indexOf('speed:'), 'the plan comes before the first steps are timed');
+  const none = await train({ ...base, data, out: join(dir, 'no-eval'), iterations: 1, lr: 0.01, evalEvery: 0, progress: false });
+  assert.equal(none.bestModel, undefined);
+});
+
+test('an image that cannot be decoded: skipped, named and logged with skipBad; without, the run stops naming it, its steps kept', async () => {
+  // A copy of the data whose last training image (in split order) is truncated.
+  const broken = join(dir, 'broken-data');
+  cpSync(data, broken, { recursive: true });
+  const ids = readFileSync(join(broken, 'ImageSets', 'Main', 'trainval.txt'), 'utf8').trim().split('\n');
+  const bad = join(broken, 'JPEGImages', `${ids.at(-1)}.jpg`);
+  writeFileSync(bad, readFileSync(bad).subarray(0, 200));
+  const opts = { ...base, data: broken, lr: 0.01, seed: 1, augment: false, shuffle: false, evalEvery: 0 };
+
+  const skipping = await train({ ...opts, out: join(dir, 'skipping'), epochs: 2, skipBad: true });
+  // 6 images, one bad: 5 left, 2 full batches of 2 an epoch for ssd-tiny (batch norm drops the short one).
+  assert.equal(skipping.steps, 4);
+  const skips = readMetricsLog(skipping.metricsPath).filter((r) => r.type === 'skip');
+  assert.equal(skips.length, 1, 'found once, then left out of later epochs');
+  assert.ok(skips[0]!.type === 'skip' && skips[0]!.file === bad && skips[0]!.message.includes('cannot decode'));
+  assert.deepEqual(loadCheckpoint(skipping.lastCheckpoint).state.skippedIds, [ids.at(-1)]);
+
+  const out = join(dir, 'stopping');
+  await assert.rejects(train({ ...opts, out, epochs: 1 }), (e: Error) => {
+    assert.ok(e.message.includes(bad), e.message);
+    assert.match(e.message, /train: stopped at step 2; the checkpoint .*last\.safetensors holds step 2\. Fix or remove the file and continue with --resume, or train with --skip-bad/);
+    return true;
+  });
+  assert.equal(loadCheckpoint(join(out, 'last.safetensors')).state.step, 2, 'the steps before the bad image are kept');
 });

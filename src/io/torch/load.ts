@@ -4,10 +4,10 @@
 //   number, the protocol version and a sys_info dict (three small pickles), the object pickle, a pickled list of
 //   storage keys, then for each key an 8-byte little-endian element count and the storage's raw bytes.
 // In both, the object pickle names storages by persistent id ('storage', torch.FloatStorage, key, location, numel).
-import { readFileSync } from 'node:fs';
+import { detectModelFileKind, formatBytes, readModelFile, wrongKindError, type ModelFileKind, type ModelFileOptions } from '../file-kind.js';
 import { PyGlobal, PyObject, storageDType, unpickle, type PyValue } from './pickle.js';
 import { ELEMENT_BYTES, TorchStorage, TorchTensor } from './tensor.js';
-import { isZip, ZipArchive } from './zip.js';
+import { ZipArchive, type ZipOptions } from './zip.js';
 
 /** What `loadTorchFile` returns: the unpickled object with every tensor's values read and checked. */
 export interface TorchFile {
@@ -17,11 +17,24 @@ export interface TorchFile {
 }
 
 /** Options of `loadTorchFile`. */
-export interface LoadTorchOptions {
+export interface LoadTorchOptions extends ModelFileOptions, ZipOptions {
   /** Named in errors; default the path, or '<buffer>'. */
   name?: string;
   /** Extra classes (`module.Name`) to admit as inert records (see UnpickleOptions.allowClasses). Default none. */
   allowClasses?: readonly string[];
+  /**
+   * The most bytes the file's tensors may take once read (float16 widened, views copied). Default four times the
+   * bytes of its storages plus 64 MiB: a tensor that repeats one element a billion times through a zero stride
+   * is refused.
+   */
+  maxTensorBytes?: number;
+}
+
+/** What to give instead of a file of another kind, for the "is not a PyTorch file" error. */
+function insteadOfTorch(kind: ModelFileKind): string {
+  if (kind === 'safetensors') return 'an ssd-ts model file needs no import: use it as it is (--weights)';
+  if (kind === 'onnx') return 'give the PyTorch .pth file the ONNX model was exported from';
+  return 'give a file written by torch.save (.pth, .pt, .pth.tar)';
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -34,14 +47,16 @@ const LEGACY_PROTOCOL = 1001;
  */
 export function loadTorchFile(source: string | Uint8Array, options: LoadTorchOptions = {}): TorchFile {
   const name = options.name ?? (typeof source === 'string' ? source : '<buffer>');
-  const bytes = typeof source === 'string' ? readFileSync(source) : source;
+  const { bytes, kind } = typeof source === 'string' ? readModelFile(source, options) : { bytes: source, kind: detectModelFileKind(source.subarray(0, 65536), source.byteLength) };
   let file: TorchFile;
-  if (isZip(bytes)) file = { format: 'zip', root: loadZip(bytes, name, options) };
-  else if (bytes.byteLength > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
+  if (kind === 'torch-zip') file = { format: 'zip', root: loadZip(bytes, name, options) };
+  else if (kind === 'torch-tar') {
     throw new Error(`torch file '${name}': the tar format of PyTorch before 0.4 is not supported; re-save it with a newer torch.save`);
-  } else if (bytes[0] === 0x80) file = { format: 'legacy', root: loadLegacy(bytes, name, options) };
+  } else if (kind === 'torch-pickle' || bytes[0] === 0x80) file = { format: 'legacy', root: loadLegacy(bytes, name, options) };
+  else if (kind !== 'unknown') throw wrongKindError(name, kind, 'a PyTorch weights file', insteadOfTorch(kind));
+  else if (bytes.byteLength === 0) throw new Error(`torch file '${name}': the file is empty`);
   else throw new Error(`torch file '${name}': neither a zip archive nor a legacy torch.save pickle (first byte 0x${(bytes[0] ?? 0).toString(16)})`);
-  materialise(file.root, name);
+  materialise(file.root, name, options.maxTensorBytes);
   return file;
 }
 
@@ -60,7 +75,7 @@ function parseStoragePid(pid: PyValue, name: string) {
 }
 
 function loadZip(bytes: Uint8Array, name: string, options: LoadTorchOptions): PyValue {
-  const zip = new ZipArchive(bytes, name);
+  const zip = new ZipArchive(bytes, name, options);
   const pkl = [...zip.entries.keys()].find((k) => /^[^/]+\/data\.pkl$/.test(k));
   if (!pkl) throw new Error(`torch file '${name}': the archive has no <dir>/data.pkl (entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')})`);
   const dir = pkl.slice(0, -'data.pkl'.length);
@@ -140,25 +155,50 @@ function loadLegacy(bytes: Uint8Array, name: string, options: LoadTorchOptions):
   return object.value;
 }
 
-/** Reads every tensor's values once, so that a bad view or a missing storage is found at load time. */
-function materialise(root: PyValue, name: string): void {
+/** Bytes per element of a tensor's values once read (see TorchTensor.values: floats as float32, small ints as int32). */
+function valueBytes(t: TorchTensor): number {
+  return t.dtype === 'int64' ? 8 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4;
+}
+
+/**
+ * Reads every tensor's values once, so that a bad view or a missing storage is found at load time. The bytes the
+ * values take, all tensors together, must stay within `maxBytes` (default four times the bytes of the storages
+ * plus 64 MiB), checked before anything is read.
+ */
+function materialise(root: PyValue, name: string, maxBytes: number | undefined): void {
+  const tensors: TorchTensor[] = [];
   const seen = new Set<object>();
   const todo: PyValue[] = [root];
   while (todo.length > 0) {
     const v = todo.pop()!;
     if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
-    if (v instanceof TorchTensor) {
-      try {
-        v.values();
-      } catch (e) {
-        throw new Error(`torch file '${name}': ${(e as Error).message}`);
-      }
-    } else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    if (v instanceof TorchTensor) tensors.push(v);
+    else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
     else if (v instanceof Map) for (const [k, x] of v) todo.push(k, x);
     else if (v instanceof PyObject) {
       for (const x of v.dict.values()) todo.push(x);
       if (v.state !== undefined) todo.push(v.state);
+    }
+  }
+  const storages = new Set(tensors.map((t) => t.storage));
+  const limit = maxBytes ?? 4 * [...storages].reduce((a, s) => a + s.numel * ELEMENT_BYTES[s.dtype], 0) + 64 * 2 ** 20;
+  let total = 0;
+  for (const t of tensors) {
+    total += t.numel * valueBytes(t);
+    // `!(<=)` also catches a shape whose element count overflows to Infinity or NaN.
+    if (!(total <= limit)) {
+      throw new Error(
+        `torch file '${name}': its tensors take more than ${formatBytes(limit)} once read (a tensor of shape [${t.shape}] on storage '${t.storage.key}' ` +
+          `of ${t.storage.numel} elements brings them to ${formatBytes(total)}); raise maxTensorBytes if the file is genuine`,
+      );
+    }
+  }
+  for (const t of tensors) {
+    try {
+      t.values();
+    } catch (e) {
+      throw new Error(`torch file '${name}': ${(e as Error).message}`);
     }
   }
 }

@@ -153,6 +153,10 @@ const OP = {
   BYTEARRAY8: 0x96, NEXT_BUFFER: 0x97, READONLY_BUFFER: 0x98,
 } as const;
 
+/** Integers longer than this are refused (torch's magic number, the longest a weights file holds, is 10 bytes). */
+const MAX_LONG_BYTES = 4096;
+const MAX_LONG_DIGITS = 10_000;
+
 const MARK = Symbol('mark');
 type StackItem = PyValue | typeof MARK;
 
@@ -299,6 +303,7 @@ export function unpickle(bytes: Uint8Array, offset: number, options: UnpickleOpt
       }
       case OP.LONG: {
         const s = line().replace(/L$/, '');
+        if (s.length > MAX_LONG_DIGITS) fail(`LONG of ${s.length} digits is longer than the ${MAX_LONG_DIGITS} any weights file needs`);
         if (!/^-?\d+$/.test(s)) fail(`LONG '${s}' is not an integer`);
         const v = BigInt(s);
         stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
@@ -319,6 +324,8 @@ export function unpickle(bytes: Uint8Array, offset: number, options: UnpickleOpt
       case OP.LONG4: {
         const n = i32();
         if (n < 0) fail('negative LONG4 length');
+        // Converting n bytes to a BigInt costs n^2: a 10 MB integer would hold the reader for hours.
+        if (n > MAX_LONG_BYTES) fail(`LONG4 of ${n} bytes is longer than the ${MAX_LONG_BYTES} any weights file needs`);
         stack.push(long(take(n)));
         break;
       }

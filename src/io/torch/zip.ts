@@ -1,7 +1,10 @@
 // A small ZIP reader for PyTorch's `.pth` archives (torch.save since 1.6 writes an uncompressed zip):
 // the central directory, stored and deflated entries, ZIP64 for archives and entries past 4 GiB.
-// Every offset and size read from the file is checked against the file before it is used.
+// Every offset and size read from the file is checked against the file before it is used, and inflating is
+// bounded: an entry never inflates past the size the directory declares, and the declared sizes of everything
+// inflated must fit a limit, so a zip bomb (a few MB that inflate to GBs) costs no more memory than the limit.
 import { crc32, inflateRawSync } from 'node:zlib';
+import { formatBytes } from '../file-kind.js';
 
 /** One file in the archive, as the central directory lists it. */
 export interface ZipEntry {
@@ -20,6 +23,18 @@ const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 
+/** Default of `ZipOptions.maxInflatedBytes`: 1 GiB (torch.save stores entries uncompressed; they inflate to nothing). */
+export const DEFAULT_MAX_INFLATED_BYTES = 2 ** 30;
+
+/** Options of `ZipArchive`. */
+export interface ZipOptions {
+  /**
+   * The most bytes that reading deflated entries may produce, all entries together. An entry whose declared
+   * size does not fit what is left is refused before it is inflated. Default DEFAULT_MAX_INFLATED_BYTES.
+   */
+  maxInflatedBytes?: number;
+}
+
 /** True when `bytes` starts like a ZIP archive (a local file header). */
 export function isZip(bytes: Uint8Array): boolean {
   return bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
@@ -30,12 +45,16 @@ export class ZipArchive {
   /** Entries by name, in central-directory order. */
   readonly entries = new Map<string, ZipEntry>();
   private readonly view: DataView;
+  /** Bytes that deflated entries may still inflate to. */
+  private inflateBudget: number;
 
   constructor(
     private readonly bytes: Uint8Array,
     readonly name: string,
+    options: ZipOptions = {},
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.inflateBudget = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES;
     this.readCentralDirectory();
   }
 
@@ -121,7 +140,8 @@ export class ZipArchive {
 
   /**
    * The contents of entry `name`, CRC-checked. A stored entry is a view into the archive's bytes (no copy);
-   * a deflated entry is inflated.
+   * a deflated entry is inflated, never past its declared size, and only when that size fits the limit
+   * (`ZipOptions.maxInflatedBytes`, counted over every entry read).
    */
   read(name: string): Uint8Array {
     const entry = this.entries.get(name);
@@ -136,15 +156,34 @@ export class ZipArchive {
     const raw = this.bytes.subarray(start, end);
     let data: Uint8Array;
     if (entry.method === 0) data = raw;
-    else if (entry.method === 8) {
-      try {
-        data = inflateRawSync(raw);
-      } catch (e) {
-        this.fail(`entry '${name}': deflate data is corrupt (${(e as Error).message})`);
-      }
-    } else this.fail(`entry '${name}': compression method ${entry.method} is not supported (only stored and deflate)`);
+    else if (entry.method === 8) data = this.inflate(entry, raw);
+    else this.fail(`entry '${name}': compression method ${entry.method} is not supported (only stored and deflate)`);
     if (data.byteLength !== entry.size) this.fail(`entry '${name}': holds ${data.byteLength} bytes, the directory says ${entry.size}`);
     if (crc32(data) >>> 0 !== entry.crc32) this.fail(`entry '${name}': CRC-32 mismatch (the file is corrupt)`);
+    return data;
+  }
+
+  /** Inflates a deflated entry, stopping at its declared size; the declared size must fit the budget left. */
+  private inflate(entry: ZipEntry, raw: Uint8Array): Uint8Array {
+    const name = entry.name;
+    if (entry.size > this.inflateBudget) {
+      this.fail(
+        `entry '${name}' declares ${formatBytes(entry.size)} inflated (from ${formatBytes(raw.byteLength)}), more than the ` +
+          `${formatBytes(this.inflateBudget)} left of the limit on inflated data (maxInflatedBytes); refusing it as a possible zip bomb`,
+      );
+    }
+    let data: Uint8Array;
+    try {
+      // zlib stops once the output would pass maxOutputLength, so memory never grows past the declared size.
+      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        this.fail(`entry '${name}': inflates to more than the ${entry.size} bytes the directory declares; the archive is corrupt or hostile (a zip bomb)`);
+      }
+      this.fail(`entry '${name}': deflate data is corrupt (${err.message})`);
+    }
+    this.inflateBudget -= data.byteLength;
     return data;
   }
 }

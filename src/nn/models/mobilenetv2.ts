@@ -3,8 +3,9 @@
 // multiplier, rounded to multiples of 8 (torchvision's _make_divisible). Names follow torchvision's state_dict:
 // `features.<i>.conv.<j>...`, so ImageNet weights map one to one.
 import type { Tensor } from '../../graph/index.js';
+import { BatchNorm2d, type NormState } from '../batch-norm.js';
+import { ConvBnAct } from '../conv-bn-act.js';
 import type { BuildContext, HasParameters, ParameterSpec } from '../layers.js';
-import { BatchNorm2d, ConvBnAct, type NormState } from './blocks.js';
 
 /** torchvision's _make_divisible: the nearest multiple of `divisor` not below 90% of `v`. */
 export function makeDivisible(v: number, divisor = 8, minValue = divisor): number {

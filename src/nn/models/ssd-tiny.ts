@@ -4,12 +4,11 @@
 // At the default 192 px input: maps 24, 12, 6 and 4 with 4 priors per position, 3088 priors.
 import type { Tensor } from '../../graph/index.js';
 import type { PriorConfig } from '../../boxes/priors.js';
-import { priorsPerLocation } from '../../boxes/priors.js';
-import { SSDHead } from '../heads.js';
+import { NormState } from '../batch-norm.js';
+import { ConvBnAct } from '../conv-bn-act.js';
+import { headMaps, SSDHead, type FeatureMapInfo } from '../heads.js';
 import type { BuildContext, ParameterSpec } from '../layers.js';
-import type { Backbone, FeatureMapInfo } from '../ssd.js';
-import { ConvBnAct, type NormState } from './blocks.js';
-import { newNormState, ZooNetwork } from './network.js';
+import { SSDNetwork, type Backbone } from '../ssd.js';
 
 /** Options of {@link ssdTiny}. */
 export interface SsdTinyOptions {
@@ -91,13 +90,12 @@ export class TinyBackbone implements Backbone {
  * ssd-tiny for `nClasses` classes (background included): {@link TinyBackbone} at `inputSize` (default 192),
  * SSD's 3x3 prediction head, {@link ssdTinyPriors}. 0.61 M parameters and 0.1 GMAC at 192 px for 5 classes.
  */
-export function ssdTiny(nClasses: number, options: SsdTinyOptions = {}): ZooNetwork {
+export function ssdTiny(nClasses: number, options: SsdTinyOptions = {}): SSDNetwork {
   const size = options.inputSize ?? 192;
   if (!Number.isInteger(size) || size < 96 || size % 32 !== 0) throw new Error(`ssd-tiny: inputSize must be a multiple of 32 from 96, got ${size}`);
   const priors = options.priors ?? ssdTinyPriors(size);
-  const norm = newNormState();
+  const norm = new NormState();
   const backbone = new TinyBackbone(norm, size, options.width ?? 1);
-  const per = priorsPerLocation(priors);
-  const head = new SSDHead(backbone.maps.map((m, i) => ({ name: m.name, channels: m.channels, priorsPerPosition: per[i] ?? 0 })), nClasses, 'head');
-  return new ZooNetwork({ architecture: 'ssd-tiny', backbone, head, priors, inputSize: { width: size, height: size }, norm });
+  const head = new SSDHead(headMaps(backbone.maps, priors), nClasses, 'head');
+  return new SSDNetwork({ architecture: 'ssd-tiny', backbone, head, priors, inputSize: { width: size, height: size }, norm });
 }
