@@ -1,4 +1,5 @@
-// Box math of SSD: priors, formats, IoU, offset coding, matching, NMS and detection post-processing.
+// Box math of SSD: priors (and how well they fit a dataset), formats, IoU, offset coding, matching, NMS and detection
+// post-processing.
 export { SSD300_PRIORS, generatePriors, priorCount, priorsPerLocation } from './priors.js';
 export type { PriorConfig } from './priors.js';
 export { xyToCxcy, cxcyToXy } from './convert.js';
@@ -12,3 +13,8 @@ export { DetectionPostprocessor, detectObjects } from './detect.js';
 export type { PostprocessOptions, DetectionArrays } from './detect.js';
 export { validateBoxesXy, validateBoxesCxcy, validateLabels } from './validate.js';
 export type { BoxCheckOptions } from './validate.js';
+export { PriorGrid } from './prior-grid.js';
+export { measurePriorFit, fitSummary, fitObjects, bestPriors, quantile, GOOD_PRIOR_FIT } from './prior-fit.js';
+export type { FitImage, PriorFit, PriorFitOptions, PriorFitSummary, MapFit, UnreachedObject } from './prior-fit.js';
+export { suggestPriors, niceRatio } from './prior-suggest.js';
+export type { PriorSuggestion, SuggestOptions, Quantiles } from './prior-suggest.js';

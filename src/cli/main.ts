@@ -10,6 +10,7 @@ const verbs: Record<string, () => Promise<{ command: Command }>> = {
   eval: () => import('./eval.js'),
   serve: () => import('./serve.js'),
   models: () => import('./models.js'),
+  priors: () => import('./priors.js'),
   demo: () => import('./demo.js'),
   import: () => import('./import.js'),
   bench: () => import('./bench.js'),

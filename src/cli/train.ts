@@ -56,8 +56,9 @@ data and model
   --input-size <px>       input side for models that take several (default: the model's)
   --width <x>             channel width multiplier (default 1)
   --init <file>           start from this model file's weights (same classes as the data)
-  --pretrained-base <f>   start SSD300's VGG-16 base from ImageNet weights: torchvision's vgg16 .pth
-                          or a file from 'ssd import --from vgg16' (the tutorial's start)
+  --pretrained-base <f>   start the backbone from ImageNet weights: torchvision's vgg16 .pth for ssd300
+                          and ssd512 (the tutorial's start), its mobilenet_v2 .pth for
+                          ssdlite320-mobilenetv2, or the base-only file ssd import writes from either
   --skip-bad              skip samples with problems (missing image, bad box, ...) instead of stopping
 
 optimisation

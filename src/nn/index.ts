@@ -5,7 +5,7 @@ export type { Detection, DetectOptions, ImageInput, LoadOptions, PreparedImage }
 export { validateConfig, MAX_INPUT_SIDE } from './config.js';
 export type { ModelConfig } from './config.js';
 export { MODELS, modelEntry, modelConfig, buildNetwork } from './models/index.js';
-export type { ModelEntry, ModelOptions } from './models/index.js';
+export type { ModelEntry, ModelOptions, PretrainedBaseKind } from './models/index.js';
 export { ssd300 } from './models/ssd300.js';
 export type { SSD300Options } from './models/ssd300.js';
 export { ssd512, SSD512_PRIORS, SSD512_AUXILIARY } from './models/ssd512.js';

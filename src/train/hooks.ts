@@ -1,7 +1,8 @@
 // What a training run does around its steps, as hooks the loop calls (src/train/loop.ts): the metrics log, the
 // progress line, periodic evaluation, checkpoints and the report. `train()` runs the built-in ones in that order,
 // then the ones its caller passes as its second argument.
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
+import { GOOD_PRIOR_FIT, measurePriorFit } from '../boxes/prior-fit.js';
 import type { SkippedSample } from '../data/loader.js';
 import type { Evaluation } from '../eval/types.js';
 import { SSD } from '../nn/model.js';
@@ -116,6 +117,27 @@ function objectsPerClass(dataset: TrainingRun['dataset']): number[] {
   return counts;
 }
 
+/**
+ * How well the model's priors fit the training objects (src/boxes/prior-fit.ts), in a line, and a second one
+ * pointing to `ssd priors` when the fit is poor.
+ */
+function priorFitLines(run: TrainingRun): string[] {
+  const { dataset: d, options: s, config } = run;
+  const fit = measurePriorFit(config.priors, d.samples, { threshold: s.matchThreshold, ignoreDifficult: d.format === 'coco' });
+  if (fit.objects === 0) return [];
+  const lines = [
+    `  priors: ${fit.matched} of ${fit.objects} objects (${(100 * fit.matchedShare).toFixed(1)}%) reach IoU ${s.matchThreshold} with a prior of ${config.architecture} (best IoU median ${fit.medianBestIou.toFixed(2)})` +
+      (fit.unreached > 0 ? `; ${fit.unreached} reach none` : ''),
+  ];
+  if (fit.matchedShare < GOOD_PRIOR_FIT && s.data !== undefined) {
+    const shown = (p: string): string => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+    const data = (Array.isArray(s.data) ? s.data : [s.data]).map((p) => `--data ${shown(p)}`).join(' ');
+    const model = s.init !== undefined ? `--weights ${s.init}` : `--model ${config.architecture}${s.inputSize !== undefined ? ` --input-size ${s.inputSize}` : ''}`;
+    lines.push(`  a poor fit: ssd priors ${model} ${data}${s.split !== undefined ? ` --split ${s.split}` : ''} names those objects and suggests priors that fit them`);
+  }
+  return lines;
+}
+
 /** Models that train on a CPU in minutes to hours, suggested when a VGG model's run would take days. */
 const LIGHT_MODELS = ['ssd-tiny', 'ssdlite320-mobilenetv2'];
 
@@ -135,6 +157,7 @@ export function summaryHook(): TrainHook {
       run.say(`  objects per class: ${d.classNames.map((n, i) => `${n} ${counts[i]}`).join(', ')}`);
       const empty = d.classNames.filter((_, i) => counts[i] === 0);
       if (empty.length > 0) run.say(`  no training objects for: ${empty.join(', ')} (the model cannot learn them)`);
+      priorFitLines(run).forEach((line) => run.say(line));
       const params = network.trainableParameters().reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
       const budget = run.totalSteps !== undefined ? `${run.totalSteps} steps (${(run.totalSteps / run.loader.batchesPerEpoch).toFixed(1)} epochs)` : `${s.minutes} min`;
       const evaluation = run.validation

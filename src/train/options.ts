@@ -6,6 +6,7 @@ import type { Dataset } from '../data/types.js';
 import type { Metric } from '../eval/types.js';
 import type { MultiBoxLossOptions } from '../nn/loss.js';
 import { MODELS } from '../nn/models/index.js';
+import { pretrainedBaseModels } from '../nn/import/pretrained-base.js';
 import type { ModelConfig } from '../nn/config.js';
 import type { SSDNetwork } from '../nn/ssd.js';
 import type { ProgressStream } from './progress.js';
@@ -34,8 +35,9 @@ export interface TrainOptions {
   /** Start from the weights of this model file (its classes must be the dataset's). */
   init?: string;
   /**
-   * Start SSD300's VGG-16 base from ImageNet weights: torchvision's vgg16 `.pth`, or a file written by
-   * `ssd import --from vgg16` (the tutorial's start). The other layers start from `seed`.
+   * Start the backbone from ImageNet weights: for ssd300 and ssd512 torchvision's vgg16 `.pth` (the tutorial's
+   * start), for ssdlite320-mobilenetv2 its mobilenet_v2 `.pth`, or the base-only file `ssd import` writes from
+   * either. The other layers start from `seed`.
    */
   pretrainedBase?: string;
   /** Optimisation steps. Default: 120 000 (the reference), unless `epochs` or `minutes` is given. */
@@ -211,7 +213,7 @@ export function resolveOptions(o: TrainOptions): RunOptions {
   if (!(s.lr > 0)) throw new Error(`train: lr must be > 0, got ${s.lr}`);
   if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new Error(`train: matchThreshold must be in (0, 1], got ${s.matchThreshold}`);
   if (s.init !== undefined && s.pretrainedBase !== undefined) throw new Error('train: give init or pretrainedBase, not both');
-  if (s.pretrainedBase !== undefined && s.model !== 'ssd300' && s.model !== 'ssd512') throw new Error(`train: a pretrained VGG-16 base is for ssd300 and ssd512, not '${s.model}'`);
+  if (s.pretrainedBase !== undefined && !MODELS.get(s.model)!.pretrainedBase) throw new Error(`train: ${s.model} has no pretrained base (${pretrainedBaseModels()})`);
   if (s.clipGradNorm !== undefined && !(s.clipGradNorm > 0)) throw new Error(`train: clipGradNorm must be > 0, got ${s.clipGradNorm}`);
   return s;
 }

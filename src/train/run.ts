@@ -183,7 +183,7 @@ export async function openRun(o: TrainOptions): Promise<TrainingRun> {
   const network = (o.network ?? buildNetwork)(config);
   if (!weights) {
     weights = initWeights(network.parameters(), s.seed);
-    if (s.pretrainedBase) for (const [name, v] of loadPretrainedBase(s.pretrainedBase)) weights.set(name, v);
+    if (s.pretrainedBase) for (const [name, v] of loadPretrainedBase(s.pretrainedBase, network)) weights.set(name, v);
   }
   const { width, height } = config.inputSize;
   if (width !== height) throw new Error(`train: the loader makes square inputs, the model takes ${width}x${height}`);

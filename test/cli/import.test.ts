@@ -7,21 +7,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { command } from '../../src/cli/import.js';
 import { UsageError } from '../../src/cli/command.js';
+import { runVerb } from './run-verb.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'torch');
 const fixture = (name: string) => join(dir, name);
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await command.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const run = (argv: string[]) => runVerb(command, argv);
 
 test('ssd import: torchvision ssd300_vgg16 to a COCO model file, with a summary of what was done', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ssd-import-cli-'));
@@ -54,6 +46,26 @@ test('ssd import: usage errors and refused files', async () => {
     // The tiny test file is not a real SSD300: the import names the mismatches and writes nothing.
     await assert.rejects(run([fixture('tutorial_checkpoint_legacy.pth.tar'), '--out', join(tmp, 'm.safetensors')]), /'base\.conv1_1\.weight' has shape \[2,3,3,3\], SSD300 with 3 classes needs \[64,3,3,3\]/);
     assert.deepEqual(readdirSync(tmp), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('ssd import: torchvision mobilenet_v2 to a base-only file, what was left out listed once per reason', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'ssd-import-cli-'));
+  try {
+    const out = join(tmp, 'mobilenet-base.safetensors');
+    const { code, out: printed } = await run([fixture('mobilenet_v2_w0.1.pth'), '--width', '0.1', '--out', out]);
+    assert.equal(code, 0);
+    assert.match(printed, /mobilenet_v2_w0\.1\.pth: mobilenet-v2\n/);
+    assert.match(printed, /SSDLite320-MobileNetV2's MobileNetV2 base, 260 tensors \(104 of them batch-norm running statistics; for ssd train --model ssdlite320-mobilenetv2 --pretrained-base\)/);
+    assert.match(printed, /not imported: features\.0\.1\.num_batches_tracked, features\.1\.conv\.0\.1\.num_batches_tracked and 50 more like them: batch norm's count/);
+    assert.match(printed, /not imported: classifier\.1\.weight, classifier\.1\.bias: MobileNetV2's ImageNet classifier/);
+    assert.equal(readSafetensors(out).metadata['ssd.kind'], 'ssdlite320-mobilenetv2-base');
+    // Without --width the file is checked against torchvision's width-1 network, and the mismatch is named.
+    await assert.rejects(run([fixture('mobilenet_v2_w0.1.pth'), '--out', join(tmp, 'w1.safetensors')]), /'features\.0\.0\.weight' has shape \[8,3,3,3\], SSDLite320-MobileNetV2's backbone at width 1 needs \[32,3,3,3\]/);
+    await assert.rejects(run([fixture('mobilenet_v2_w0.1.pth'), '--width', 'wide', '--out', 'x']), (e: Error) => e instanceof UsageError && /--width must be a number/.test(e.message));
+    assert.deepEqual(readdirSync(tmp), ['mobilenet-base.safetensors']);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -3,8 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { measurePriorFit } from '../../src/boxes/prior-fit.js';
 import { loadDataset } from '../../src/data/dataset.js';
+import { ssdTinyPriors } from '../../src/nn/models/ssd-tiny.js';
 import { generateShapesDataset } from '../../src/data/synthetic.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { readMetricsLog, type StepRecord } from '../../src/train/metrics-log.js';
@@ -154,6 +156,11 @@ test('defaults: a validation split beside the data turns evaluation on and keeps
   const objects = train6.reduce((a, s) => a + s.labels.length, 0);
   assert.match(text, new RegExp(`data: .*shapes \\(voc\\): ${train6.length} images, ${objects} objects`));
   assert.match(text, /objects per class: circle \d+, square \d+, triangle \d+, star \d+, cross \d+/);
+  // The priors' fit to those objects, as `ssd priors` measures it, and where to look when it is poor.
+  const fit = measurePriorFit(ssdTinyPriors(96), train6);
+  assert.ok(text.includes(`priors: ${fit.matched} of ${objects} objects (${(100 * fit.matchedShare).toFixed(1)}%) reach IoU 0.5 with a prior of ssd-tiny`), text);
+  const shown = relative(process.cwd(), data).startsWith('..') ? data : relative(process.cwd(), data);
+  assert.equal(text.includes(`a poor fit: ssd priors --model ssd-tiny --input-size 96 --data ${shown} names those objects`), fit.matchedShare < 0.95);
   assert.match(text, /plan: ssd-tiny at 96x96 \(\d+ priors, [\d.]+ M parameters\), batch 2, 6 steps \(2\.0 epochs\), sgd lr 0\.01 \(step schedule\); evaluation: voc07 on 2 validation images every epoch/);
   assert.match(text, /speed: [\d.]+ s a step \([\d.]+ images\/s\): about .* to go on this machine/);
   assert.ok(text.indexOf('plan:') < text.indexOf('speed:'), 'the plan comes before the first steps are timed');

@@ -3,6 +3,7 @@
 // - 'tutorial': the tutorial's checkpoint_ssd300.pth.tar, {epoch, model: <pickled SSD300 module>, optimizer};
 // - 'state-dict': a plain SSD300 state_dict with the tutorial's keys;
 // - 'vgg16': torchvision's ImageNet VGG-16, converted to the SSD300 base (fc6/fc7 decimated into conv6/conv7);
+// - 'mobilenet-v2': torchvision's ImageNet MobileNetV2, the base of SSDLite320-MobileNetV2 (mobilenet-v2.ts);
 // - 'torchvision-ssd300': torchvision's ssd300_vgg16 (COCO), renamed, with its own priors and input normalisation.
 // Every tensor of the file is either mapped, or listed in `unused` with the reason; anything else is an error.
 import { priorsPerLocation, SSD300_PRIORS } from '../../boxes/priors.js';
@@ -13,15 +14,17 @@ import { loadTorchFile, type LoadTorchOptions } from '../../io/torch/load.js';
 import { PyObject, type PyValue } from '../../io/torch/pickle.js';
 import { TorchTensor } from '../../io/torch/tensor.js';
 import type { ModelConfig } from '../config.js';
+import { modelConfig } from '../models/index.js';
 import { ssd300 } from '../models/ssd300.js';
 import { VGGFeatureExtractor } from '../models/vgg.js';
 import { decimate } from './decimate.js';
+import { convertMobileNetV2, mobilenetV2BaseShapes } from './mobilenet-v2.js';
 import { TORCHVISION_COCO_CLASSES, TORCHVISION_SSD300_PRIORS, TORCHVISION_SSD_NORMALIZATION, VGG_FEATURE_INDICES } from './torchvision.js';
 
 /** The kinds of PyTorch file `importTorchWeights` reads. */
-export type ImportSource = 'tutorial' | 'state-dict' | 'vgg16' | 'torchvision-ssd300';
+export type ImportSource = 'tutorial' | 'state-dict' | 'vgg16' | 'torchvision-ssd300' | 'mobilenet-v2';
 /** Every ImportSource, in the order `--from` lists them. */
-export const IMPORT_SOURCES: readonly ImportSource[] = ['tutorial', 'state-dict', 'vgg16', 'torchvision-ssd300'];
+export const IMPORT_SOURCES: readonly ImportSource[] = ['tutorial', 'state-dict', 'vgg16', 'torchvision-ssd300', 'mobilenet-v2'];
 
 /** A parameter's name and shape. */
 export interface ParameterShape {
@@ -32,14 +35,20 @@ export interface ParameterShape {
 /** What an import produced. */
 export interface ImportResult {
   source: ImportSource;
-  /** Values by our parameter name, float32, row-major, in SSD300 state_dict order. For 'vgg16' only `base.*`. */
+  /**
+   * Values by our parameter name, float32, row-major, in the model's state_dict order. For 'vgg16' only `base.*`,
+   * for 'mobilenet-v2' only `backbone.features.*` (batch-norm running statistics included).
+   */
   weights: Map<string, Float32Array>;
   /** Shapes by our parameter name. */
   shapes: Map<string, number[]>;
-  /** The config to build the model with (for 'vgg16', the SSD300 VOC config the base is meant for). */
+  /**
+   * The config to build the model with (for 'vgg16', the SSD300 VOC config the base is meant for; for
+   * 'mobilenet-v2', SSDLite320-MobileNetV2's).
+   */
   config: ModelConfig;
-  /** Name of the prior configuration: 'ssd300' (the tutorial's) or 'torchvision-ssd300'. */
-  priorsName: 'ssd300' | 'torchvision-ssd300';
+  /** Name of the prior configuration: 'ssd300' (the tutorial's), 'torchvision-ssd300' or 'ssdlite320-mobilenetv2'. */
+  priorsName: 'ssd300' | 'torchvision-ssd300' | 'ssdlite320-mobilenetv2';
   /** Tensors of the file deliberately not imported, each with the reason. */
   unused: Array<{ name: string; reason: string }>;
   /** Other things the file held and the import left out (optimizer state, epoch), for the user to know. */
@@ -61,6 +70,8 @@ export interface ImportOptions extends LoadTorchOptions {
    * test networks; default identity.
    */
   channels?: (standard: number) => number;
+  /** Width multiplier of a 'mobilenet-v2' file's network. Default 1, torchvision's ImageNet weights. */
+  width?: number;
 }
 
 /** SSD300's parameters in state_dict order with their shapes, for `nClasses` classes counting the background. */
@@ -81,7 +92,7 @@ const SSD300_LAYERS = ((): { base: string[]; auxiliary: string[][]; maps: string
 })();
 
 /** The tensors of a file, found wherever the file kind keeps them, with what else it held. */
-interface Extracted {
+export interface Extracted {
   tensors: Map<string, TorchTensor>;
   /** A whole pickled module (the tutorial's checkpoint), not a state_dict. */
   moduleObject: boolean;
@@ -160,6 +171,7 @@ function describeValue(v: PyValue): string {
 export function detectSource(keys: readonly string[], moduleObject: boolean): ImportSource | undefined {
   const has = (k: string) => keys.includes(k);
   if (has('backbone.scale_weight') || keys.some((k) => k.startsWith('head.classification_head.'))) return 'torchvision-ssd300';
+  if (has('features.0.0.weight') && has('features.1.conv.0.0.weight')) return 'mobilenet-v2';
   if (has('features.0.weight') && keys.some((k) => k.startsWith('classifier.'))) return 'vgg16';
   if (has('base.conv1_1.weight')) return moduleObject ? 'tutorial' : 'state-dict';
   return undefined;
@@ -206,16 +218,8 @@ function floatValues(t: TorchTensor, name: string, file: string): Float32Array {
  */
 export function importTorchWeights(file: string | Uint8Array, options: ImportOptions = {}): ImportResult {
   const name = options.name ?? (typeof file === 'string' ? file : '<buffer>');
-  const { root } = loadTorchFile(file, { ...options, name });
-  const extracted = extract(root, name);
-  let tensors = extracted.tensors;
-  const notes = [...extracted.notes];
-  // nn.DataParallel saves every name under 'module.'.
-  if (tensors.size > 0 && [...tensors.keys()].every((k) => k.startsWith('module.'))) {
-    tensors = new Map([...tensors].map(([k, v]) => [k.slice('module.'.length), v]));
-    notes.push("removed the 'module.' prefix that nn.DataParallel adds");
-  }
-  const keys = [...tensors.keys()];
+  const extracted = readTorchTensors(file, { ...options, name });
+  const keys = [...extracted.tensors.keys()];
   const source = options.from ?? detectSource(keys, extracted.moduleObject);
   if (!source) {
     throw new Error(
@@ -223,15 +227,32 @@ export function importTorchWeights(file: string | Uint8Array, options: ImportOpt
         `pass --from ${IMPORT_SOURCES.join('|')}`,
     );
   }
-  const result = convert(source, tensors, name, options);
+  const result = convert(source, extracted.tensors, name, options);
   assertFiniteWeights(result.weights, `import '${name}'`, result.shapes);
-  result.notes.unshift(...notes);
+  result.notes.unshift(...extracted.notes);
   if (extracted.epoch !== undefined) result.epoch = extracted.epoch;
   return result;
 }
 
+/**
+ * The named tensors of a PyTorch file, wherever its kind keeps them (a state_dict, a checkpoint's 'model' entry,
+ * a pickled module), without nn.DataParallel's 'module.' prefix; what else it held is in `notes`.
+ */
+export function readTorchTensors(file: string | Uint8Array, options: LoadTorchOptions = {}): Extracted {
+  const name = options.name ?? (typeof file === 'string' ? file : '<buffer>');
+  const { root } = loadTorchFile(file, { ...options, name });
+  const extracted = extract(root, name);
+  const { tensors } = extracted;
+  if (tensors.size > 0 && [...tensors.keys()].every((k) => k.startsWith('module.'))) {
+    extracted.tensors = new Map([...tensors].map(([k, v]) => [k.slice('module.'.length), v]));
+    extracted.notes.unshift("removed the 'module.' prefix that nn.DataParallel adds");
+  }
+  return extracted;
+}
+
 /** Converts named tensors of a known source (the part of `importTorchWeights` after reading the file). */
 export function convert(source: ImportSource, tensors: ReadonlyMap<string, TorchTensor>, file: string, options: ImportOptions = {}): ImportResult {
+  if (source === 'mobilenet-v2') return convertMobileNetV2File(tensors, file, options.width ?? 1);
   const problems: string[] = [];
   const unused: ImportResult['unused'] = [];
   const found = new Map<string, { data: Float32Array; shape: number[]; from: string }>();
@@ -335,6 +356,14 @@ export function convert(source: ImportSource, tensors: ReadonlyMap<string, Torch
   }
   if (source === 'vgg16') result.notes.push('fc6 and fc7 were decimated into conv6 (every 4th filter, every 3rd tap) and conv7 (every 4th in and out)');
   return result;
+}
+
+/** torchvision's mobilenet_v2 state_dict: the `backbone.features.*` of SSDLite320-MobileNetV2 at `width`. */
+function convertMobileNetV2File(tensors: ReadonlyMap<string, TorchTensor>, file: string, width: number): ImportResult {
+  const { weights, shapes, unused, problems } = convertMobileNetV2(tensors, mobilenetV2BaseShapes(width), `SSDLite320-MobileNetV2's backbone at width ${width}`);
+  if (problems.length > 0) throw new Error(`import '${file}' as mobilenet-v2: ${problems.length} problem${problems.length > 1 ? 's' : ''}: ${summarise(problems)}`);
+  const config = modelConfig('ssdlite320-mobilenetv2', VOC_CLASS_NAMES, width === 1 ? {} : { width });
+  return { source: 'mobilenet-v2', weights, shapes, config, priorsName: 'ssdlite320-mobilenetv2', unused, notes: [] };
 }
 
 /** The first few problems of each sort (unexpected, missing, the rest), so one long list does not hide the others. */

@@ -18,6 +18,12 @@ export interface ModelOptions {
   width?: number;
 }
 
+/**
+ * The ImageNet classifiers a model's backbone can start from (`pretrainedBase` in training): torchvision's vgg16
+ * for the VGG models, its mobilenet_v2 for SSDLite. src/nn/import reads them.
+ */
+export type PretrainedBaseKind = 'vgg16' | 'mobilenet-v2';
+
 /** One model of the family. */
 export interface ModelEntry {
   /** The name `--model` takes and a config's `architecture`, e.g. 'ssd-tiny'. */
@@ -26,6 +32,8 @@ export interface ModelEntry {
   readonly summary: string;
   /** Default input side in pixels. */
   readonly inputSize: number;
+  /** The ImageNet weights its backbone can start from, if any. */
+  readonly pretrainedBase?: PretrainedBaseKind;
   /** The network for `nClasses` classes (background included); `priors` default to the model's own. */
   build(nClasses: number, options?: ModelOptions & { priors?: PriorConfig }): SSDNetwork;
 }
@@ -35,18 +43,21 @@ const entries: ModelEntry[] = [
     name: 'ssd300',
     summary: 'VGG-16 base, 300 px, six maps (the paper and the PyTorch tutorial)',
     inputSize: 300,
+    pretrainedBase: 'vgg16',
     build: (n, o = {}) => ssd300(n, o),
   },
   {
     name: 'ssd512',
     summary: 'VGG-16 base, 512 px, seven maps, 24564 priors (the paper)',
     inputSize: 512,
+    pretrainedBase: 'vgg16',
     build: (n, o = {}) => ssd512(n, o),
   },
   {
     name: 'ssdlite320-mobilenetv2',
     summary: 'MobileNetV2 (inverted residuals, BN, ReLU6), 320 px, depthwise-separable heads',
     inputSize: 320,
+    pretrainedBase: 'mobilenet-v2',
     build: (n, o = {}) => ssdliteMobileNetV2(n, o),
   },
   {

@@ -12,8 +12,15 @@ import { Conv2d, type BuildContext, type HasParameters, type ParameterSpec } fro
 import { SSDNetwork, type Backbone } from '../ssd.js';
 import { MobileNetV2Features } from './mobilenetv2.js';
 
-/** torchvision's SSDLite batch-norm epsilon. */
+/** torchvision's SSDLite batch-norm epsilon, of the layers SSDLite adds (extra blocks, heads). */
 const EPS = 1e-3;
+/**
+ * The MobileNetV2 features keep torchvision mobilenet_v2's own epsilon, 1e-5, the one its ImageNet weights were
+ * trained with, so that a pretrained base computes what it computed on ImageNet (with 1e-3 its channels of small
+ * running variance come out scaled down). torchvision's SSDLite uses 1e-3 throughout because its MobileNetV3
+ * backbone was trained with 1e-3.
+ */
+const FEATURES_EPS = 1e-5;
 
 /** Map sides for an input of `size` px: size/16, size/32, then stride-2 3x3 convs with padding 1. */
 export function ssdliteMapSizes(size: number): number[] {
@@ -69,7 +76,7 @@ export class SSDLiteMobileNetV2Backbone implements Backbone {
   readonly maps: readonly FeatureMapInfo[];
 
   constructor(state: NormState, width = 1) {
-    this.features = new MobileNetV2Features(state, width, 'backbone.features', EPS);
+    this.features = new MobileNetV2Features(state, width, 'backbone.features', FEATURES_EPS);
     const depth = (d: number): number => Math.max(16, Math.floor(d * width)); // torchvision: max(min_depth, int(d * width_mult))
     const outs = [depth(512), depth(256), depth(256), depth(128)];
     let cin = this.features.outChannels;

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importTorchWeights, loadPretrainedBase, ssd300BaseParameterShapes } from '../../../src/nn/import/index.js';
 import { encodeSafetensors, type TensorToWrite } from '../../../src/io/safetensors.js';
+import { ssd300 } from '../../../src/nn/models/ssd300.js';
 import { loadTorchFile } from '../../../src/io/torch/load.js';
 import type { TorchTensor } from '../../../src/io/torch/tensor.js';
 import { ZipArchive } from '../../../src/io/torch/zip.js';
@@ -47,7 +48,7 @@ test('a pretrained base file with an infinite weight is refused, naming the tens
   try {
     const file = join(dir, 'base.safetensors');
     writeFileSync(file, encodeSafetensors(tensors));
-    assert.throws(() => loadPretrainedBase(file, { channels: tiny }), /pretrained base '.*base\.safetensors': tensor 'base\.conv3_1\.bias' holds -Infinity at element 1; weights must be finite numbers/);
+    assert.throws(() => loadPretrainedBase(file, ssd300(21, { channels: tiny })), /pretrained base '.*base\.safetensors': tensor 'base\.conv3_1\.bias' holds -Infinity at element 1; weights must be finite numbers/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

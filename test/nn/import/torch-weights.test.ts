@@ -20,6 +20,7 @@ import type { TorchTensor } from '../../../src/io/torch/tensor.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
 import { generatePriors } from '../../../src/boxes/priors.js';
 import { writeImported } from '../../../src/nn/import/index.js';
+import { ssd300 } from '../../../src/nn/models/ssd300.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'torch');
 const fixture = (name: string) => join(dir, name);
@@ -200,14 +201,14 @@ test('the vgg16 import writes a base-only file that loadPretrainedBase reads bac
     const file = readSafetensors(out);
     assert.equal(file.metadata['ssd.kind'], 'ssd300-vgg16-base');
     assert.equal(file.metadata['ssd.source'], 'vgg16_tiny.pth');
-    const base = loadPretrainedBase(out, { channels: tiny });
+    const base = loadPretrainedBase(out, ssd300(21, { channels: tiny }));
     assert.equal(base.size, 30);
     for (const [k, v] of r.weights) assert.deepEqual(base.get(k), v, k);
     // Straight from the .pth as well.
-    const direct = loadPretrainedBase(fixture('vgg16_tiny.pth'), { channels: tiny });
+    const direct = loadPretrainedBase(fixture('vgg16_tiny.pth'), ssd300(21, { channels: tiny }));
     assert.deepEqual(direct.get('base.conv6.weight'), r.weights.get('base.conv6.weight'));
     // A full-size network's base is not in a tiny file, and the error says which tensors.
-    assert.throws(() => loadPretrainedBase(out), /pretrained base '.*vgg16-base\.safetensors': 'base\.conv1_1\.weight' has shape \[2,3,3,3\], needs \[64,3,3,3\]/);
+    assert.throws(() => loadPretrainedBase(out, ssd300(21)), /pretrained base '.*vgg16-base\.safetensors': 'base\.conv1_1\.weight' has shape \[2,3,3,3\], needs \[64,3,3,3\]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -234,7 +235,8 @@ test('mismatches are reported by name, nothing is skipped silently', () => {
   assert.throws(() => importTorchWeights(fixture('hostile_os_system.pth')), /refusing global 'posix\.system'/);
 });
 
-test('detectSource tells the four kinds apart by their keys', () => {
+test('detectSource tells the five kinds apart by their keys', () => {
+  assert.equal(detectSource(['features.0.0.weight', 'features.0.1.running_var', 'features.1.conv.0.0.weight', 'classifier.1.weight'], false), 'mobilenet-v2');
   assert.equal(detectSource(['backbone.scale_weight', 'backbone.features.0.weight'], false), 'torchvision-ssd300');
   assert.equal(detectSource(['features.0.weight', 'classifier.0.weight'], false), 'vgg16');
   assert.equal(detectSource(['rescale_factors', 'base.conv1_1.weight'], false), 'state-dict');
