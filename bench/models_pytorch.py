@@ -2,7 +2,7 @@
 
 Models, each as the network alone: images (N, 3, S, S) -> locs (N, P, 4), scores (N, P, K):
   ssd-tiny                       exact twin of src/nn/models/ssd-tiny.ts (same layers, names, BN epsilon)
-  ssdlite320-mobilenetv2         exact twin of src/nn/models/ssdlite-mobilenetv2.ts: torchvision's mobilenet_v2
+  ssdlite320-mobilenetv2         exact twin of src/nn/models/ssdlite.ts: torchvision's mobilenet_v2
                                  features split as ours, the same four extra blocks and depthwise-separable heads
   ssdlite320_mobilenet_v3_large  torchvision's SSDLite-MobileNetV3 (backbone + head; a related network, not a twin)
   ssd300                         torchvision's ssd300_vgg16 (backbone + head)
@@ -78,10 +78,10 @@ class TinySSD(nn.Module):
 
 
 class SSDLiteMobileNetV2(nn.Module):
-    """SSDLite320-MobileNetV2 as src/nn/models/ssdlite-mobilenetv2.ts builds it: torchvision's mobilenet_v2 features
-    (BN eps 1e-3, momentum 0.03 as torchvision's SSDLite), maps at the C4 block's expansion (stride 16) and the last
-    1280-channel layer (stride 32), four extra blocks (1x1, depthwise 3x3 stride 2, 1x1; BN + ReLU6 each), and per
-    map and task a depthwise 3x3 + BN + ReLU6 then a 1x1 conv with bias; 6 priors per position."""
+    """SSDLite320-MobileNetV2 as src/nn/models/ssdlite.ts builds it: torchvision's mobilenet_v2 features (its own
+    batch norm, eps 1e-5), maps at the C4 block's expansion (stride 16) and the last 1280-channel layer (stride 32),
+    four extra blocks (1x1, depthwise 3x3 stride 2, 1x1; BN + ReLU6 each), and per map and task a depthwise 3x3 +
+    BN + ReLU6 then a 1x1 conv with bias (BN eps 1e-3, momentum 0.03 as torchvision's SSDLite); 6 priors a position."""
 
     def __init__(self, classes=21, per_position=6):
         super().__init__()
@@ -90,7 +90,7 @@ class SSDLiteMobileNetV2(nn.Module):
 
         norm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.03)
         self.k = classes
-        features = mobilenet_v2(weights=None, norm_layer=norm).features
+        features = mobilenet_v2(weights=None).features
         stride, self.c4 = 2, None
         for i in range(1, len(features) - 1):
             stride *= features[i].stride
