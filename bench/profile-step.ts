@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildTrainingGraph, SGD } from '../src/graph/index.js';
+import { HEAD_OUTPUTS } from '../src/nn/heads.js';
 import { initWeights } from '../src/nn/layers.js';
 import { modelEntry } from '../src/nn/models/index.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
@@ -76,7 +77,7 @@ function kindOf(net: SSDNetwork): (layer: string, phase: Phase) => Kind {
   return (layer, phase) => {
     if (phase === 'optimizer') return 'optimizer';
     if (layer === 'loss') return 'loss';
-    if (layer === 'head.outputs') return 'layout';
+    if (layer === HEAD_OUTPUTS) return 'layout';
     if (convs.has(layer)) return 'conv';
     if (norms.has(layer)) return 'batchnorm';
     if (layer.endsWith('.2') && convs.has(`${layer.slice(0, -2)}.0`)) return 'activation';

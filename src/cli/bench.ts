@@ -1,4 +1,4 @@
-// `ssd bench`: how fast is a model of the zoo on this machine? Inference per image at batch 1, one training step
+// `ssd bench`: how fast is a model of the family on this machine? Inference per image at batch 1, one training step
 // at a batch, peak memory. Only parses arguments and calls benchmarkModel.
 import type { Command } from './command.js';
 import { UsageError } from './command.js';

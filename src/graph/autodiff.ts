@@ -10,7 +10,7 @@ import { fmtShape } from './types.js';
 export type GradientOptions = ConvGradientOptions;
 
 /** The scope of a node's gradient: its own scope (the name up to the last '/') followed by 'grad'. */
-export function gradScope(nodeName: string): string {
+function gradScope(nodeName: string): string {
   const slash = nodeName.lastIndexOf('/');
   return slash < 0 ? 'grad' : `${nodeName.slice(0, slash)}/grad`;
 }
