@@ -1,9 +1,12 @@
-// `ssd bench`: how fast is a model on this machine? Inference per image at batch 1, one training step at a
-// batch, peak memory. Only parses arguments and calls benchmarkModel.
+// `ssd bench`: how fast is a model of the family on this machine? Inference per image at batch 1, one training step
+// at a batch, peak memory. Only parses arguments and calls benchmarkModel.
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { booleanFlag, intFlag, parseVerbArgs, stringFlag } from './args.js';
 import { benchmarkModel, type BenchmarkResult } from '../nn/benchmark.js';
+import { MODELS } from '../nn/models/index.js';
+
+const models = [...MODELS.keys()].join(', ');
 
 const help = `usage: ssd bench [--model ssd300] [--batch 8] [--threads N] [--steps 3] [--json]
 
@@ -11,14 +14,17 @@ Times a model with random weights and inputs on ONNX Runtime:
   inference_s_per_image  forward pass at batch 1 (mean of 5 runs after a warm-up)
   train_step_s           one SGD training step (forward, MultiBox loss, backward, update) at --batch,
                          the fastest of the steps after the first (--steps in all, at least 2)
+  train_images_per_s     --batch / train_step_s
   peak_rss_mb            peak resident memory of the process
 
 options:
-  --model NAME     architecture (ssd300)                          default ssd300
+  --model NAME     architecture (models below)                    default ssd300
   --batch N        training batch size                            default 8
   --threads N      ONNX Runtime intra-op threads                  default: all cores
   --steps N        training steps to run (the first is warm-up)   default 3
-  --json           print one JSON object instead of a table`;
+  --json           print one JSON object instead of a table
+
+models: ${models}`;
 
 export const command: Command = {
   name: 'bench',
@@ -34,7 +40,7 @@ export const command: Command = {
     });
     if (args.positionals.length) throw new UsageError(`ssd bench: unexpected argument '${args.positionals[0]}'`);
     const model = stringFlag(args, 'model') ?? 'ssd300';
-    if (model !== 'ssd300') throw new UsageError(`ssd bench: --model '${model}' is not known; known: ssd300`);
+    if (!MODELS.has(model)) throw new UsageError(`ssd bench: --model '${model}' is not known; known: ${models}`);
     const batch = intFlag('bench', 'batch', stringFlag(args, 'batch'), 8, 1, 1024);
     const threadsFlag = stringFlag(args, 'threads');
     const threads = threadsFlag === undefined ? undefined : intFlag('bench', 'threads', threadsFlag, 1, 1, 1024);
@@ -50,7 +56,7 @@ function table(r: BenchmarkResult): string {
   return [
     `model ${r.model}, ${r.parameters.toLocaleString('en')} parameters, ${r.threads ?? 'all'} threads, onnxruntime ${r.onnxruntime}`,
     `inference            ${(r.inference_s_per_image * 1000).toFixed(0)} ms per image (batch 1)`,
-    `training step        ${r.train_step_s.toFixed(2)} s at batch ${r.batch} (${(r.train_step_s / r.batch).toFixed(2)} s per image)`,
+    `training step        ${r.train_step_s.toFixed(3)} s at batch ${r.batch} (${r.train_images_per_s.toFixed(1)} images/s)`,
     `session setup        ${r.inference_setup_s.toFixed(1)} s inference, ${r.train_setup_s.toFixed(1)} s training`,
     `peak memory          ${r.peak_rss_mb.toFixed(0)} MB`,
   ].join('\n');

@@ -9,6 +9,12 @@ import { fmtShape } from './types.js';
 /** Settings of the reverse walk: the formulations of the convolution gradients. */
 export type GradientOptions = ConvGradientOptions;
 
+/** The scope of a node's gradient: its own scope (the name up to the last '/') followed by 'grad'. */
+function gradScope(nodeName: string): string {
+  const slash = nodeName.lastIndexOf('/');
+  return slash < 0 ? 'grad' : `${nodeName.slice(0, slash)}/grad`;
+}
+
 /**
  * Adds to `g` the gradient of the scalar `loss` with respect to each of `wrt`; returns name -> gradient
  * (same shape and dtype as the tensor; zeros for a tensor the loss does not depend on).
@@ -63,12 +69,15 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
     if (outGrads.every((t) => t === null)) continue;
     const inputs = node.inputs.map((n) => (n ? g.tensor(n)! : null));
     const outputs = node.outputs.map((n) => g.tensor(n)!);
-    const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, conv: opts });
-    inputs.forEach((t, k) => {
-      const d = inGrads[k];
-      if (!t || !d || !reached.has(t.name)) return;
-      checkGradShape(node, t, d);
-      accumulate(t.name, d);
+    // The gradient's nodes are named under the forward node's scope: `layer/Conv_12` -> `layer/grad/Mul_345`.
+    g.scope(gradScope(node.name), () => {
+      const inGrads = rule({ g, node, nodeIndex: i, inputs, outputs, grads: outGrads, conv: opts });
+      inputs.forEach((t, k) => {
+        const d = inGrads[k];
+        if (!t || !d || !reached.has(t.name)) return;
+        checkGradShape(node, t, d);
+        accumulate(t.name, d);
+      });
     });
   }
 

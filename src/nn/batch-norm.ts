@@ -47,8 +47,12 @@ export class BatchNorm2d implements HasParameters {
     return [this.weight, this.bias, this.runningMean, this.runningVar];
   }
 
-  /** (N, C, H, W) -> (N, C, H, W). */
+  /** (N, C, H, W) -> (N, C, H, W); the nodes are named under this layer's name (see ConvBnAct.build). */
   build(ctx: BuildContext, x: Tensor): Tensor {
+    return ctx.g.scope(this.name, () => this.buildOps(ctx, x));
+  }
+
+  private buildOps(ctx: BuildContext, x: Tensor): Tensor {
     const { g } = ctx;
     const scale = ctx.param(this.weight);
     const shift = ctx.param(this.bias);

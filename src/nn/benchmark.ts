@@ -1,15 +1,17 @@
 // Timing a model on this machine, the way ../bench's PyTorch anchor times its SSD300: inference per image at
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
-// update) at a batch, fastest of the steps after the first; random weights, images and targets.
+// update) at a batch, fastest of the steps after the first; random weights, images and targets. Any model of
+// the family: batch norm builds with batch statistics in the training step and with the running statistics for
+// inference. The step is what StepSession (train/, a layer above) opens with its defaults.
 import { createRequire } from 'node:module';
 import { InferenceRunner, SGD, TrainingSession, type TensorData } from '../graph/index.js';
-import { initWeights } from './layers.js';
+import { initWeights, type ParameterSpec } from './layers.js';
 import { Random } from '../data/random.js';
-import { ssd300 } from './models/ssd300.js';
+import { buildNetwork, modelConfig } from './models/index.js';
 
 /** Options of {@link benchmarkModel}. */
 export interface BenchmarkOptions {
-  /** Architecture; only 'ssd300' today. */
+  /** Architecture: a name of the model family (MODELS), e.g. 'ssd300', 'ssd-tiny'. */
   model: string;
   /** Training batch size. Default 8. */
   batch?: number;
@@ -26,10 +28,15 @@ export interface BenchmarkResult {
   model: string;
   batch: number;
   threads: number | null;
+  /** Trainable parameters. */
   parameters: number;
+  /** Batch-norm running statistics (0 for networks without batch norm). */
+  buffers: number;
   onnxruntime: string;
   node: string;
   inference_s_per_image: number;
+  /** batch / train_step_s. */
+  train_images_per_s: number;
   train_step_s: number;
   /** Every training step's time, the first included. */
   train_step_times_s: number[];
@@ -50,17 +57,19 @@ function normal(n: number, rng: Random): Float32Array {
   return out;
 }
 
+const count = (specs: readonly ParameterSpec[]): number => specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
 /** Times inference and training of a freshly initialised model. */
 export async function benchmarkModel(options: BenchmarkOptions): Promise<BenchmarkResult> {
-  if (options.model !== 'ssd300') throw new Error(`benchmark: unknown model '${options.model}'; known: ssd300`);
   const batch = options.batch ?? 8;
   const steps = Math.max(2, options.steps ?? 3);
   const runs = options.inferenceRuns ?? 5;
   const runtime = options.threads === undefined ? {} : { threads: options.threads };
-  const nClasses = 21;
-  const net = ssd300(nClasses);
+  // The 20 VOC classes and the background; modelConfig throws, listing the known models, for an unknown name.
+  const net = buildNetwork(modelConfig(options.model));
+  const nClasses = net.nClasses;
   // Each stage builds its graph from fresh weights (same seed) and keeps no other reference to them, as a
   // training program that loaded a model would: PyTorch's process holds one copy of the parameters too.
   const weights = () => initWeights(net.parameters(), 0);
@@ -71,7 +80,8 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Inference, batch 1.
   const { inference, inferenceSetup } = await (async () => {
     let t0 = process.hrtime.bigint();
-    const runner = await InferenceRunner.create(net.forwardGraph(weights(), { batch: 1 }).graph, new Map(), runtime);
+    // Batch norm (where the network has it) on the running statistics.
+    const runner = await InferenceRunner.create(net.forwardGraph(weights(), { batch: 1, norm: 'eval' }).graph, new Map(), runtime);
     const inferenceSetup = seconds(t0);
     const one: TensorData = { data: normal(3 * height * width, rng), dims: [1, 3, height, width], dtype: 'float32' };
     await runner.run({ images: one });
@@ -91,8 +101,9 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
     true_offsets: { data: normal(batch * P * 4, rng), dims: [batch, P, 4], dtype: 'float32' },
   };
   let t0 = process.hrtime.bigint();
+  // The training graph (batch norm on batch statistics), SGD with momentum 0.9, weight decay 5e-4, biases at 2x.
   const session = await (async () => {
-    const { graph, terms } = net.lossGraph(weights(), { batch });
+    const { graph, terms } = net.lossGraph(weights(), { batch, norm: 'train' });
     return TrainingSession.create(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
   })();
   const trainSetup = seconds(t0);
@@ -110,10 +121,12 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
     model: options.model,
     batch,
     threads: options.threads ?? null,
-    parameters: net.parameters().reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0),
+    parameters: count(net.trainableParameters()),
+    buffers: count(net.parameters().filter((s) => s.buffer)),
     onnxruntime: ortVersion,
     node: process.versions.node,
     inference_s_per_image: inference,
+    train_images_per_s: batch / Math.min(...times.slice(1)),
     train_step_s: Math.min(...times.slice(1)),
     train_step_times_s: times,
     inference_setup_s: inferenceSetup,

@@ -59,10 +59,16 @@ export class ConvBnAct implements HasParameters {
     return [this.weight, ...this.bn.parameters()];
   }
 
-  /** (N, in, H, W) -> (N, out, H', W'). */
+  /**
+   * (N, in, H, W) -> (N, out, H', W'). Nodes are named after the module they belong to, as torchvision numbers a
+   * Conv2dNormActivation (`<name>.0/Conv_12`, `<name>.1/ReduceMean_13`, `<name>.2/Clip_20`), so an ONNX Runtime
+   * profile can be summed per layer.
+   */
   build(ctx: BuildContext, x: Tensor): Tensor {
     const { g } = ctx;
-    const y = this.bn.build(ctx, g.conv2d(x, ctx.param(this.weight), undefined, { stride: this.stride, pad: this.pad, groups: this.groups }));
-    return this.activation === 'relu' ? g.relu(y) : this.activation === 'relu6' ? g.relu6(y) : y;
+    const conv = g.scope(`${this.name}.0`, () => g.conv2d(x, ctx.param(this.weight), undefined, { stride: this.stride, pad: this.pad, groups: this.groups }));
+    const y = this.bn.build(ctx, conv);
+    if (this.activation === 'none') return y;
+    return g.scope(`${this.name}.2`, () => (this.activation === 'relu' ? g.relu(y) : g.relu6(y)));
   }
 }

@@ -19,6 +19,9 @@ export interface HeadMap extends FeatureMapInfo {
   priorsPerPosition: number;
 }
 
+/** Name scope of the nodes that lay the predictions out as (N, P, 4) and (N, P, K) (see ConvBnAct.build). */
+export const HEAD_OUTPUTS = 'head.outputs';
+
 /** The head maps for a backbone's feature maps and a prior config (priors per position from the config). */
 export function headMaps(maps: readonly FeatureMapInfo[], priors: PriorConfig): HeadMap[] {
   const per = priorsPerLocation(priors);
@@ -44,7 +47,7 @@ export function checkClassCount(what: string, nClasses: number): void {
 
 /** Per-map outputs (N, A*k, H, W) -> one (N, sum H*W*A, k) tensor in prior order. */
 export function concatPredictions(g: Graph, outputs: readonly Tensor[], k: number): Tensor {
-  return g.concat(outputs.map((y) => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k])), 1);
+  return g.scope(HEAD_OUTPUTS, () => g.concat(outputs.map((y) => g.reshape(g.transpose(y, [0, 2, 3, 1]), [0, -1, k])), 1));
 }
 
 /** SSD's head: a 3x3 box-regression conv and a 3x3 classification conv per map (Xavier-uniform weights, zero biases). */

@@ -103,7 +103,7 @@ export class Conv2d implements HasParameters {
 
   /** (N, in, H, W) -> (N, out, H', W'). */
   build(ctx: BuildContext, x: Tensor): Tensor {
-    return ctx.g.conv2d(x, ctx.param(this.weight), ctx.param(this.bias), { stride: this.stride, pad: this.pad, dilation: this.dilation });
+    return ctx.g.scope(this.name, () => ctx.g.conv2d(x, ctx.param(this.weight), ctx.param(this.bias), { stride: this.stride, pad: this.pad, dilation: this.dilation }));
   }
 }
 

@@ -170,7 +170,7 @@ export class SSDNetwork implements HasParameters {
     const classes = graph.input('true_classes', 'int64', [n, this.priorCount]);
     const offsets = graph.input('true_offsets', 'float32', [n, this.priorCount, 4]);
     const { locs, scores, statistics } = this.build(new BuildContext(graph, weights), images, options.norm ?? 'train');
-    const terms = multiboxLoss(graph, locs, scores, { classes, offsets }, options.loss);
+    const terms = graph.scope('loss', () => multiboxLoss(graph, locs, scores, { classes, offsets }, options.loss));
     graph.output(terms.loss, 'loss');
     graph.output(terms.conf, 'conf_loss');
     graph.output(terms.loc, 'loc_loss');

@@ -5,7 +5,7 @@ import { command } from '../../src/cli/bench.js';
 import { UsageError } from '../../src/cli/command.js';
 
 test('ssd bench names the bad flag and the value', async () => {
-  await assert.rejects(command.run(['--model', 'yolo']), (e: unknown) => e instanceof UsageError && /--model 'yolo' is not known; known: ssd300/.test(e.message));
+  await assert.rejects(command.run(['--model', 'yolo']), (e: unknown) => e instanceof UsageError && /--model 'yolo' is not known; known: ssd300, ssd512, ssdlite320-mobilenetv2, ssd-tiny/.test(e.message));
   await assert.rejects(command.run(['--batch', '0']), (e: unknown) => e instanceof UsageError && /--batch must be a number in \[1, 1024\], got '0'/.test(e.message));
   await assert.rejects(command.run(['--threads', '1.5']), (e: unknown) => e instanceof UsageError && /--threads must be a whole number, got '1.5'/.test(e.message));
   await assert.rejects(command.run(['--steps', '1']), (e: unknown) => e instanceof UsageError && /--steps/.test(e.message));

@@ -66,8 +66,10 @@ export class InvertedResidual implements HasParameters {
   /** From the expansion's output to the block's output (depthwise, projection, residual with `input`). */
   buildRest(ctx: BuildContext, expanded: Tensor, input: Tensor): Tensor {
     const { g } = ctx;
-    const y = this.projectBn.build(ctx, g.conv2d(this.depthwise.build(ctx, expanded), ctx.param(this.projectWeight)));
-    return this.residual ? g.add(input, y) : y;
+    const depthwise = this.depthwise.build(ctx, expanded);
+    const projected = g.scope(this.projectWeight.name.slice(0, -'.weight'.length), () => g.conv2d(depthwise, ctx.param(this.projectWeight)));
+    const y = this.projectBn.build(ctx, projected);
+    return this.residual ? g.scope(this.name, () => g.add(input, y)) : y;
   }
 
   build(ctx: BuildContext, x: Tensor): Tensor {
