@@ -3,7 +3,7 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { booleanFlag, intFlag, parseVerbArgs, stringFlag } from './args.js';
-import { benchmarkModel, type BenchmarkResult } from '../nn/benchmark.js';
+import { benchmarkModel, type BenchmarkResult } from '../train/benchmark.js';
 import { MODELS } from '../nn/models/index.js';
 
 const models = [...MODELS.keys()].join(', ');

@@ -27,3 +27,5 @@ export { cocoResultsOf, detectionsToCocoResults, readCocoResults, resultsNaming,
 export type { DetectedImage } from './coco-results.js';
 export { Progress, formatProgress, formatDuration } from './progress.js';
 export type { ProgressState, ProgressStream } from './progress.js';
+export { benchmarkModel } from './benchmark.js';
+export type { BenchmarkOptions, BenchmarkResult } from './benchmark.js';

@@ -2,7 +2,7 @@
 // infers with running ones, and the figures are consistent with each other and with the network's size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchmarkModel } from '../../src/nn/benchmark.js';
+import { benchmarkModel } from '../../src/train/benchmark.js';
 import { modelEntry } from '../../src/nn/models/index.js';
 import { modelStats } from '../../src/nn/stats.js';
 

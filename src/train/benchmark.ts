@@ -1,13 +1,14 @@
 // Timing a model on this machine, the way ../bench's PyTorch anchor times its SSD300: inference per image at
 // batch 1 (mean of 5 runs after a warm-up) and one SGD training step (forward, MultiBox loss, backward,
 // update) at a batch, fastest of the steps after the first; random weights, images and targets. Any model of
-// the family: batch norm builds with batch statistics in the training step and with the running statistics for
-// inference. The step is what StepSession (train/, a layer above) opens with its defaults.
+// the family: batch norm builds with batch statistics in the training step (StepSession, with the trainer's
+// defaults) and with the running statistics for inference.
 import { createRequire } from 'node:module';
-import { InferenceRunner, SGD, TrainingSession, type TensorData } from '../graph/index.js';
-import { initWeights, type ParameterSpec } from './layers.js';
 import { Random } from '../data/random.js';
-import { buildNetwork, modelConfig } from './models/index.js';
+import { InferenceRunner, type TensorData } from '../graph/index.js';
+import { initWeights, type ParameterSpec } from '../nn/layers.js';
+import { buildNetwork, modelConfig } from '../nn/models/index.js';
+import { StepSession } from './session.js';
 
 /** Options of {@link benchmarkModel}. */
 export interface BenchmarkOptions {
@@ -95,22 +96,15 @@ export async function benchmarkModel(options: BenchmarkOptions): Promise<Benchma
   // Training steps at `batch`: every 300th prior holds an object of a random class, offsets random.
   const classes = new BigInt64Array(batch * P);
   for (let i = 0; i < batch; i++) for (let p = 0; p < P; p += 300) classes[i * P + p] = BigInt(1 + Math.floor(rng.next() * (nClasses - 1)));
-  const feeds: Record<string, TensorData> = {
-    images: { data: normal(batch * 3 * height * width, rng), dims: [batch, 3, height, width], dtype: 'float32' },
-    true_classes: { data: classes, dims: [batch, P], dtype: 'int64' },
-    true_offsets: { data: normal(batch * P * 4, rng), dims: [batch, P, 4], dtype: 'float32' },
-  };
+  const batchData = { size: batch, images: normal(batch * 3 * height * width, rng), trueClasses: classes, trueLocs: normal(batch * P * 4, rng) };
   let t0 = process.hrtime.bigint();
-  // The training graph (batch norm on batch statistics), SGD with momentum 0.9, weight decay 5e-4, biases at 2x.
-  const session = await (async () => {
-    const { graph, terms } = net.lossGraph(weights(), { batch, norm: 'train' });
-    return TrainingSession.create(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, ...runtime });
-  })();
+  // SGD with momentum 0.9, weight decay 5e-4, biases at 2x: the trainer's defaults.
+  const session = await StepSession.create(net, weights(), batch, runtime);
   const trainSetup = seconds(t0);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     t0 = process.hrtime.bigint();
-    const losses = await session.step(feeds, 1e-3);
+    const losses = await session.step(batchData, 1e-3);
     times.push(seconds(t0));
     if (!Number.isFinite(losses.loss)) throw new Error(`benchmark: training step ${i} gave loss ${losses.loss}`);
   }
