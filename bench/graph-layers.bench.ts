@@ -1,70 +1,94 @@
-// Every SSD300 convolution as its own ONNX graph: forward, input gradient and weight gradient in ONNX Runtime,
-// each gradient in every formulation the gradient table knows, next to PyTorch (/usr/bin/python3 with torch)
-// on the same shapes, layer by layer in the same run (so both see the same machine load).
-// Usage: node --import tsx bench/graph-layers.bench.ts [--batch 8] [--threads 2] [--layers conv1_2,conv6] [--no-torch]
-// Prints one JSON object.
+// The layers of the model family, each as its own ONNX graph, next to PyTorch's kernels on the same shapes in the
+// same run (so both see the same machine load). For every distinct convolution of a model (dense, 1x1, strided,
+// dilated, depthwise): the forward pass, the input gradient and the weight gradient in every formulation the
+// gradient table knows and in the one it picks ('auto'), against aten.convolution_backward; for every distinct
+// training-mode batch norm: forward and backward against native_batch_norm and its backward; for ReLU and ReLU6:
+// the backward against threshold_backward / hardtanh_backward. Layers come from the networks' own graphs, so the
+// shapes are the models' (at `--batch`), and totals weigh each shape by how often the model has it.
+// Usage: node --import tsx bench/graph-layers.bench.ts [--models ssd300,ssd-tiny,ssdlite320-mobilenetv2] [--batch 8]
+//          [--threads 2] [--kinds conv,bn,act] [--layers <name substrings>] [--no-torch]
+// Prints one JSON object (and a line per layer on stderr).
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { GRADIENTS, Graph, type ConvInputGradMethod, type ConvWeightGradMethod, type Tensor } from '../src/graph/index.js';
+import { GRADIENTS, Graph, type ConvInputGradMethod, type ConvWeightGradMethod, type GraphNode, type Tensor } from '../src/graph/index.js';
+import { placeholderWeights } from '../src/nn/layers.js';
+import { buildNetwork, modelConfig } from '../src/nn/models/index.js';
 
-interface Layer {
-  name: string;
-  cin: number;
-  cout: number;
-  size: number;
-  k: number;
-  stride?: number;
-  pad?: number;
-  dilation?: number;
+const { values } = parseArgs({
+  options: { models: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, kinds: { type: 'string' }, layers: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  strict: true,
+});
+const models = (values.models ?? 'ssd300,ssd-tiny,ssdlite320-mobilenetv2').split(',');
+const batch = Number(values.batch ?? 8);
+const threads = Number(values.threads ?? 2);
+const kinds = new Set((values.kinds ?? 'conv,bn,act').split(','));
+const only = values.layers?.split(',');
+const withTorch = !values['no-torch'];
+
+interface ConvLayer {
+  kind: 'conv';
+  x: number[];
+  w: number[];
+  stride: number[];
+  pad: number[];
+  dilation: number[];
+  groups: number;
+  /** Whether its input gradient is needed (not for the first layer, whose input is the image). */
+  needsInput: boolean;
 }
-
-// SSD300 (VGG-16 base, aux convs, and each map's loc + class convs as one conv: 4 or 6 priors x (4 + 21)).
-const LAYERS: Layer[] = [
-  { name: 'conv1_1', cin: 3, cout: 64, size: 300, k: 3, pad: 1 },
-  { name: 'conv1_2', cin: 64, cout: 64, size: 300, k: 3, pad: 1 },
-  { name: 'conv2_1', cin: 64, cout: 128, size: 150, k: 3, pad: 1 },
-  { name: 'conv2_2', cin: 128, cout: 128, size: 150, k: 3, pad: 1 },
-  { name: 'conv3_1', cin: 128, cout: 256, size: 75, k: 3, pad: 1 },
-  { name: 'conv3_2', cin: 256, cout: 256, size: 75, k: 3, pad: 1 },
-  { name: 'conv3_3', cin: 256, cout: 256, size: 75, k: 3, pad: 1 },
-  { name: 'conv4_1', cin: 256, cout: 512, size: 38, k: 3, pad: 1 },
-  { name: 'conv4_2', cin: 512, cout: 512, size: 38, k: 3, pad: 1 },
-  { name: 'conv4_3', cin: 512, cout: 512, size: 38, k: 3, pad: 1 },
-  { name: 'conv5_1', cin: 512, cout: 512, size: 19, k: 3, pad: 1 },
-  { name: 'conv5_2', cin: 512, cout: 512, size: 19, k: 3, pad: 1 },
-  { name: 'conv5_3', cin: 512, cout: 512, size: 19, k: 3, pad: 1 },
-  { name: 'conv6', cin: 512, cout: 1024, size: 19, k: 3, pad: 6, dilation: 6 },
-  { name: 'conv7', cin: 1024, cout: 1024, size: 19, k: 1 },
-  { name: 'conv8_1', cin: 1024, cout: 256, size: 19, k: 1 },
-  { name: 'conv8_2', cin: 256, cout: 512, size: 19, k: 3, stride: 2, pad: 1 },
-  { name: 'conv9_1', cin: 512, cout: 128, size: 10, k: 1 },
-  { name: 'conv9_2', cin: 128, cout: 256, size: 10, k: 3, stride: 2, pad: 1 },
-  { name: 'conv10_1', cin: 256, cout: 128, size: 5, k: 1 },
-  { name: 'conv10_2', cin: 128, cout: 256, size: 5, k: 3 },
-  { name: 'conv11_1', cin: 256, cout: 128, size: 3, k: 1 },
-  { name: 'conv11_2', cin: 128, cout: 256, size: 3, k: 3 },
-  { name: 'head4_3', cin: 512, cout: 100, size: 38, k: 3, pad: 1 },
-  { name: 'head7', cin: 1024, cout: 150, size: 19, k: 3, pad: 1 },
-  { name: 'head8_2', cin: 512, cout: 150, size: 10, k: 3, pad: 1 },
-  { name: 'head9_2', cin: 256, cout: 150, size: 5, k: 3, pad: 1 },
-  { name: 'head10_2', cin: 256, cout: 100, size: 3, k: 3, pad: 1 },
-  { name: 'head11_2', cin: 256, cout: 100, size: 1, k: 3, pad: 1 },
-];
-
-const INPUT_METHODS: Exclude<ConvInputGradMethod, 'auto'>[] = ['convTranspose', 'conv'];
-const WEIGHT_METHODS: Exclude<ConvWeightGradMethod, 'auto'>[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed'];
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+interface NormLayer {
+  kind: 'bn';
+  x: number[];
+  epsilon: number;
 }
-const batch = Number(arg('batch', '8'));
-const threads = Number(arg('threads', '2'));
-const only = arg('layers', '');
-const withTorch = !process.argv.includes('--no-torch');
-const layers = only ? LAYERS.filter((l) => only.split(',').includes(l.name)) : LAYERS;
+interface ActLayer {
+  kind: 'act';
+  x: number[];
+  op: 'relu' | 'relu6';
+}
+type Layer = ConvLayer | NormLayer | ActLayer;
 
-const outSize = (l: Layer) => Math.floor((l.size + 2 * (l.pad ?? 0) - (l.dilation ?? 1) * (l.k - 1) - 1) / (l.stride ?? 1)) + 1;
+const ints = (n: GraphNode, k: string, d: number[]): number[] => {
+  const a = n.attrs[k];
+  return a && a.type === 'ints' ? a.value : d;
+};
+
+/** A model's distinct layers (by shape) with how many times each occurs, read off its training-mode forward graph. */
+function layersOf(model: string): Map<string, { name: string; layer: Layer; count: number }> {
+  const net = buildNetwork(modelConfig(model, Array.from({ length: 20 }, (_, i) => `c${i}`)));
+  const graph = net.forwardGraph(placeholderWeights(net.parameters()), { batch, norm: 'train' }).graph;
+  const shape = (name: string): number[] => graph.tensor(name)!.shape as number[];
+  const found = new Map<string, { name: string; layer: Layer; count: number }>();
+  const add = (name: string, layer: Layer): void => {
+    const key = JSON.stringify(layer);
+    const seen = found.get(key);
+    if (seen) seen.count++;
+    else found.set(key, { name: `${model}:${name}`, layer, count: 1 });
+  };
+  for (const node of graph.nodes) {
+    const scope = node.name.includes('/') ? node.name.slice(0, node.name.lastIndexOf('/')) : node.name;
+    if (node.op === 'Conv' && kinds.has('conv')) {
+      const w = shape(node.inputs[1]!);
+      add(scope, {
+        kind: 'conv',
+        x: shape(node.inputs[0]!),
+        w,
+        stride: ints(node, 'strides', [1, 1]),
+        pad: ints(node, 'pads', [0, 0, 0, 0]),
+        dilation: ints(node, 'dilations', [1, 1]),
+        groups: node.attrs.group?.type === 'int' ? node.attrs.group.value : 1,
+        needsInput: node.inputs[0] !== 'images',
+      });
+    } else if (node.gradKey === 'BatchNormalizationTraining' && kinds.has('bn')) {
+      const eps = node.attrs.epsilon;
+      add(scope, { kind: 'bn', x: shape(node.inputs[0]!), epsilon: eps && eps.type === 'float' ? eps.value : 1e-5 });
+    } else if ((node.op === 'Relu' || node.op === 'Clip') && kinds.has('act')) {
+      add(scope, { kind: 'act', x: shape(node.inputs[0]!), op: node.op === 'Relu' ? 'relu' : 'relu6' });
+    }
+  }
+  return found;
+}
 
 /** Best wall time (ms) of a session run, after one warm-up; more repeats for fast graphs. */
 async function time(run: () => Promise<unknown>): Promise<number> {
@@ -81,18 +105,39 @@ async function time(run: () => Promise<unknown>): Promise<number> {
   return best;
 }
 
-type What = 'forward' | 'input' | 'weight';
+const fill = (n: number): Float32Array => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37);
+  return a;
+};
 
-/** A graph computing one of the three for layer `l`, and a timed runner with pre-allocated output. */
-async function measure(l: Layer, what: What, method?: string): Promise<number> {
-  const g = new Graph(`${l.name}-${what}`);
-  const ho = outSize(l);
-  const x = g.input('x', 'float32', [batch, l.cin, l.size, l.size]);
-  const w = g.input('w', 'float32', [l.cout, l.cin, l.k, l.k]);
-  const dy = g.input('dy', 'float32', [batch, l.cout, ho, ho]);
-  const y = g.conv2d(x, w, undefined, { stride: l.stride ?? 1, pad: l.pad ?? 0, dilation: l.dilation ?? 1 });
+/** Times a graph whose inputs are filled with smooth values, outputs pre-allocated. */
+async function timeGraph(g: Graph): Promise<number> {
+  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const t of g.inputs) {
+    const dims = t.shape as number[];
+    feeds[t.name] = new ort.Tensor('float32', fill(dims.reduce((a, b) => a * b, 1)), dims);
+  }
+  const fetch: Record<string, ort.Tensor> = {};
+  for (const o of g.outputs) {
+    const dims = o.tensor.shape as number[];
+    fetch[o.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+  }
+  const ms = await time(() => session.run(feeds, fetch));
+  await session.release();
+  return ms;
+}
+
+/** One convolution's forward, or its input or weight gradient in formulation `method`. */
+function convGraph(l: ConvLayer, what: 'forward' | 'input' | 'weight', method = 'auto'): Graph {
+  const g = new Graph('conv');
+  const x = g.input('x', 'float32', l.x);
+  const w = g.input('w', 'float32', l.w);
+  const y = g.conv2d(x, w, undefined, { stride: l.stride as [number, number], pad: l.pad as [number, number, number, number], dilation: l.dilation as [number, number], groups: l.groups });
   let out: Tensor = y;
   if (what !== 'forward') {
+    const dy = g.input('dy', 'float32', y.shape as number[]);
     const { node, nodeIndex } = g.origin(y);
     const [dx, dw] = GRADIENTS.Conv!({
       g,
@@ -101,125 +146,159 @@ async function measure(l: Layer, what: What, method?: string): Promise<number> {
       inputs: [x, w, null],
       outputs: [y],
       grads: [dy],
-      conv: {
-        convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod,
-        convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod,
-      },
+      conv: { convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod, convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod },
     });
     out = what === 'input' ? dx! : dw!;
   }
   g.output(out, 'out');
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
-  const fill = (n: number) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37);
-    return a;
-  };
-  const feeds = {
-    x: new ort.Tensor('float32', fill(batch * l.cin * l.size * l.size), [batch, l.cin, l.size, l.size]),
-    w: new ort.Tensor('float32', fill(l.cout * l.cin * l.k * l.k), [l.cout, l.cin, l.k, l.k]),
-    dy: new ort.Tensor('float32', fill(batch * l.cout * ho * ho), [batch, l.cout, ho, ho]),
-  };
-  const dims = out.shape as number[];
-  const fetch = { out: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims) };
-  const ms = await time(() => session.run(feeds, fetch));
-  await session.release();
-  return ms;
+  return g;
+}
+
+/** The output gradients of `node` (found by `pick`) from dy, by its own rule: no loss around it. */
+function ruleGradients(g: Graph, pick: (n: GraphNode) => boolean, dy: Tensor): (Tensor | null)[] {
+  const nodeIndex = g.nodes.findIndex(pick);
+  const node = g.nodes[nodeIndex]!;
+  const rule = GRADIENTS[node.gradKey ?? node.op]!;
+  return rule({ g, node, nodeIndex, inputs: node.inputs.map((n) => (n ? g.tensor(n)! : null)), outputs: node.outputs.map((n) => g.tensor(n)!), grads: [dy], conv: {} });
+}
+
+/** A training-mode batch norm's forward, or its forward and backward (x, scale and bias gradients from dy). */
+function normGraph(l: NormLayer, what: 'forward' | 'backward'): Graph {
+  const g = new Graph('bn');
+  const c = l.x[1]!;
+  const x = g.input('x', 'float32', l.x);
+  const scale = g.input('scale', 'float32', [c]);
+  const bias = g.input('bias', 'float32', [c]);
+  const zeros = g.constant(new Float32Array(c), { shape: [c] });
+  const { y } = g.batchNorm(x, scale, bias, zeros, zeros, { training: true, momentum: 1, epsilon: l.epsilon });
+  g.output(y, 'y');
+  if (what === 'backward') {
+    const [dx, dscale, dbias] = ruleGradients(g, (n) => n.gradKey === 'BatchNormalizationTraining', g.input('dy', 'float32', l.x));
+    g.output(dx!, 'dx');
+    g.output(dscale!, 'dscale');
+    g.output(dbias!, 'dbias');
+  }
+  return g;
+}
+
+/** An activation's backward: dx from dy at the activation's output. */
+function actGraph(l: ActLayer): Graph {
+  const g = new Graph('act');
+  const x = g.input('x', 'float32', l.x);
+  const y = l.op === 'relu' ? g.relu(x) : g.relu6(x);
+  const [dx] = ruleGradients(g, (n) => n.outputs[0] === y.name, g.input('dy', 'float32', l.x));
+  g.output(dx!, 'dx');
+  return g;
 }
 
 const TORCH = `
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[2]))
-l = json.loads(sys.argv[1]); n = int(sys.argv[3])
-s, p, d = l.get('stride', 1), l.get('pad', 0), l.get('dilation', 1)
-x = torch.randn(n, l['cin'], l['size'], l['size']); w = torch.randn(l['cout'], l['cin'], l['k'], l['k']) * 0.01
-with torch.no_grad():
-    y = torch.nn.functional.conv2d(x, w, None, s, p, d)
-dy = torch.randn_like(y)
+l = json.loads(sys.argv[1])
 def best(f):
     f(); b = float('inf'); spent = 0; i = 0
     while i < 5 and (i < 2 or spent < 1.5):
         t = time.perf_counter(); f(); dt = time.perf_counter() - t; b = min(b, dt); spent += dt; i += 1
     return b * 1000
-bw = lambda mask: torch.ops.aten.convolution_backward(dy, x, w, None, [s, s], [p, p], [d, d], False, [0, 0], 1, mask)
+r = {}
 with torch.no_grad():
-    r = {'forward': best(lambda: torch.nn.functional.conv2d(x, w, None, s, p, d)),
-         'input': best(lambda: bw([True, False, False])), 'weight': best(lambda: bw([False, True, False]))}
+    x = torch.randn(*l['x'])
+    if l['kind'] == 'conv':
+        w = torch.randn(*l['w']) * 0.01
+        s, p, d, g = l['stride'], l['pad'], l['dilation'], l['groups']
+        xp = torch.nn.functional.pad(x, (p[1], p[3], p[0], p[2])) if p[0] != p[2] or p[1] != p[3] else x
+        pp = [0, 0] if xp is not x else [p[0], p[1]]
+        y = torch.nn.functional.conv2d(xp, w, None, s, pp, d, g)
+        dy = torch.randn_like(y)
+        bw = lambda mask: torch.ops.aten.convolution_backward(dy, xp, w, None, s, pp, d, False, [0, 0], g, mask)
+        r['forward'] = best(lambda: torch.nn.functional.conv2d(xp, w, None, s, pp, d, g))
+        r['input'] = best(lambda: bw([True, False, False])) if l['needsInput'] else 0
+        r['weight'] = best(lambda: bw([False, True, False]))
+    elif l['kind'] == 'bn':
+        c = l['x'][1]; scale = torch.rand(c) + 0.5; bias = torch.randn(c); dy = torch.randn_like(x)
+        rm, rv = torch.zeros(c), torch.ones(c)
+        out = torch.ops.aten.native_batch_norm(x, scale, bias, rm, rv, True, 0.1, l['epsilon'])
+        r['forward'] = best(lambda: torch.ops.aten.native_batch_norm(x, scale, bias, rm, rv, True, 0.1, l['epsilon']))
+        r['backward'] = best(lambda: torch.ops.aten.native_batch_norm_backward(dy, x, scale, rm, rv, out[1], out[2], True, l['epsilon'], [True, True, True]))
+    else:
+        y = torch.relu(x) if l['op'] == 'relu' else torch.nn.functional.relu6(x); dy = torch.randn_like(x)
+        r['backward'] = best(lambda: torch.ops.aten.threshold_backward(dy, y, 0)) if l['op'] == 'relu' else best(lambda: torch.ops.aten.hardtanh_backward(dy, x, 0.0, 6.0))
 print(json.dumps(r))
 `;
 
-function torchTimes(l: Layer): Record<What, number> | null {
+function torchTimes(l: Layer): Record<string, number> | null {
   if (!withTorch) return null;
-  const r = spawnSync('/usr/bin/python3', ['-c', TORCH, JSON.stringify(l), String(threads), String(batch)], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-c', TORCH, JSON.stringify(l), String(threads)], { encoding: 'utf8' });
   if (r.status !== 0) {
-    process.stderr.write(`torch unavailable for ${l.name}: ${r.stderr.slice(-300)}\n`);
+    process.stderr.write(`torch failed: ${r.stderr.slice(-300)}\n`);
     return null;
   }
-  return JSON.parse(r.stdout) as Record<What, number>;
+  return JSON.parse(r.stdout) as Record<string, number>;
 }
 
-/** The fixed cost of one session run (a graph holding one tiny op), which every per-layer ORT time includes once;
- *  in a training step all layers share one run, so the per-layer ratio is also given without it. */
-async function runFloor(): Promise<number> {
-  const g = new Graph('floor');
-  g.output(g.neg(g.input('x', 'float32', [1])), 'out');
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
-  const feeds = { x: new ort.Tensor('float32', new Float32Array(1), [1]) };
-  const fetch = { out: new ort.Tensor('float32', new Float32Array(1), [1]) };
-  const ms = await time(() => session.run(feeds, fetch));
-  await session.release();
-  return ms;
-}
-const floor = await runFloor();
+const INPUT_METHODS: ConvInputGradMethod[] = ['convTranspose', 'conv', 'depthwise', 'phases'];
+const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed', 'taps'];
 
-const round = (v: number) => Math.round(v * 10) / 10;
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-const rows: unknown[] = [];
-const totals = { ort: 0, torch: 0 };
-for (const l of layers) {
-  const forward = await measure(l, 'forward');
-  const input: Record<string, number> = {};
-  // conv1_1's input gradient is never needed (the images are not differentiated), as in PyTorch.
-  if (l.name !== 'conv1_1') for (const m of INPUT_METHODS) if (m === 'convTranspose' || (l.stride ?? 1) === 1) input[m] = round(await measure(l, 'input', m));
-  const weight: Record<string, number> = {};
-  for (const m of WEIGHT_METHODS) if (!(m === 'im2col-slices' && l.k === 1 && (l.stride ?? 1) === 1)) weight[m] = round(await measure(l, 'weight', m));
-  const bestOf = (r: Record<string, number>) => Object.entries(r).filter(([k]) => k !== 'auto').sort((a, b) => a[1] - b[1])[0] ?? ['none', 0];
-  const [inputBest] = bestOf(input);
-  const [weightBest] = bestOf(weight);
-  // What the training graph uses: the table's 'auto' choice (weight gradient im2col in row chunks).
-  const inputMs = l.name === 'conv1_1' ? 0 : await measure(l, 'input', 'auto');
-  const weightMs = await measure(l, 'weight', 'auto');
-  input.auto = round(inputMs);
-  weight.auto = round(weightMs);
-  const torch = torchTimes(l);
-  const ortTotal = forward + inputMs + weightMs;
-  const torchTotal = torch ? torch.forward + (l.name === 'conv1_1' ? 0 : torch.input) + torch.weight : NaN;
-  totals.ort += ortTotal;
-  totals.torch += torchTotal;
-  const row = {
-    layer: l.name,
-    ort_ms: { forward: round(forward), input, weight },
-    best: { input: inputBest, weight: weightBest },
-    torch_ms: torch && { forward: round(torch.forward), input: l.name === 'conv1_1' ? 0 : round(torch.input), weight: round(torch.weight) },
-    ratio_ort_over_torch: torch && {
-      forward: ratio(forward, torch.forward),
-      backward: ratio(inputMs + weightMs, (l.name === "conv1_1" ? 0 : torch.input) + torch.weight),
-      // The same without ORT's fixed cost per run (two runs: input and weight gradient).
-      backward_in_one_run: ratio(Math.max(0, inputMs - (l.name === 'conv1_1' ? 0 : floor)) + Math.max(0, weightMs - floor), (l.name === 'conv1_1' ? 0 : torch.input) + torch.weight),
-      total: ratio(ortTotal, torchTotal),
-    },
+/** Every formulation that applies (errors: it does not), timed; and 'auto'. */
+async function formulations(l: ConvLayer, what: 'input' | 'weight'): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of ['auto', ...(what === 'input' ? INPUT_METHODS : WEIGHT_METHODS)]) {
+    let g: Graph;
+    try {
+      g = convGraph(l, what, m);
+    } catch {
+      continue;
+    }
+    out[m] = round(await timeGraph(g));
+  }
+  return out;
+}
+
+const round = (v: number): number => Math.round(v * 100) / 100;
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+const result: Record<string, unknown> = {};
+for (const model of models) {
+  const rows: unknown[] = [];
+  const totals: Record<string, { ort: number; torch: number }> = {};
+  const total = (kind: string, ortMs: number, torchMs: number, count: number): void => {
+    const t = (totals[kind] ??= { ort: 0, torch: 0 });
+    t.ort += ortMs * count;
+    t.torch += torchMs * count;
   };
-  rows.push(row);
-  process.stderr.write(`${JSON.stringify(row)}\n`);
+  for (const { name, layer: l, count } of layersOf(model).values()) {
+    if (only && !only.some((s) => name.includes(s))) continue;
+    const torch = torchTimes(l);
+    let row: Record<string, unknown>;
+    if (l.kind === 'conv') {
+      const forward = round(await timeGraph(convGraph(l, 'forward')));
+      const input = l.needsInput ? await formulations(l, 'input') : {};
+      const weight = await formulations(l, 'weight');
+      const backward = (input.auto ?? 0) + weight.auto!;
+      row = { name, kind: `conv ${l.w[2]}x${l.w[3]}${l.groups > 1 ? ` groups ${l.groups}` : ''} stride ${l.stride[0]}`, x: l.x, w: l.w, count, ort_ms: { forward, input, weight }, torch_ms: torch };
+      if (torch) {
+        row.ratio = { forward: ratio(forward, torch.forward!), backward: ratio(backward, torch.input! + torch.weight!) };
+        total('conv forward', forward, torch.forward!, count);
+        total('conv backward', backward, torch.input! + torch.weight!, count);
+      }
+    } else if (l.kind === 'bn') {
+      const forward = round(await timeGraph(normGraph(l, 'forward')));
+      const both = round(await timeGraph(normGraph(l, 'backward')));
+      row = { name, kind: 'batch norm (training)', x: l.x, count, ort_ms: { forward, forward_and_backward: both }, torch_ms: torch };
+      if (torch) {
+        row.ratio = { forward: ratio(forward, torch.forward!), forward_and_backward: ratio(both, torch.forward! + torch.backward!) };
+        total('batch norm forward + backward', both, torch.forward! + torch.backward!, count);
+      }
+    } else {
+      const backward = round(await timeGraph(actGraph(l)));
+      row = { name, kind: `${l.op} backward`, x: l.x, count, ort_ms: { backward }, torch_ms: torch };
+      if (torch) {
+        row.ratio = { backward: ratio(backward, torch.backward!) };
+        total(`${l.op} backward`, backward, torch.backward!, count);
+      }
+    }
+    rows.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
+  }
+  result[model] = { layers: rows, totals_ms: Object.fromEntries(Object.entries(totals).map(([k, t]) => [k, { ort: round(t.ort), torch: round(t.torch), ratio: ratio(t.ort, t.torch) }])) };
 }
-console.log(
-  JSON.stringify({
-    bench: 'graph-layers',
-    batch,
-    run_floor_ms: Math.round(floor * 1000) / 1000,
-    threads,
-    note: 'ms, best of runs; every formulation, the fastest, and auto (what the training graph uses, in the ratios and totals); PyTorch via aten.convolution_backward in the same run',
-    layers: rows,
-    total_ms: { ort_auto: round(totals.ort), torch: round(totals.torch), ratio: ratio(totals.ort, totals.torch) },
-  }),
-);
+console.log(JSON.stringify({ bench: 'graph-layers', batch, threads, note: "ms, best of runs; ORT: every formulation and 'auto' (what the training graph uses, in the ratios and totals); batch norm: forward, then forward and backward in one graph, against native_batch_norm and its backward", models: result }, null, 1));

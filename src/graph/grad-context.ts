@@ -4,9 +4,10 @@ import type { Graph } from './builder.js';
 import type { Dim, GraphNode, Tensor } from './types.js';
 
 /** How to compute a convolution's weight gradient (src/graph/conv-gradients.ts): 'auto' picks by the layer's shape. */
-export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'im2col-gemm' | 'transposed';
-/** How to compute a convolution's input gradient: ConvTranspose, or (stride 1, groups 1) a flipped-kernel Conv. */
-export type ConvInputGradMethod = 'auto' | 'convTranspose' | 'conv';
+export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'im2col-gemm' | 'transposed' | 'taps';
+/** How to compute a convolution's input gradient: ConvTranspose, a flipped-kernel Conv (stride 1, groups 1), or for
+ *  depthwise layers a flipped-kernel depthwise Conv over dy with zeros inserted (any stride). */
+export type ConvInputGradMethod = 'auto' | 'convTranspose' | 'conv' | 'depthwise' | 'phases';
 
 /** Settings of the convolution gradients; every field defaults to the measured choice. */
 export interface ConvGradientOptions {
