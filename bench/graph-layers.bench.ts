@@ -236,8 +236,8 @@ function torchTimes(l: Layer): Record<string, number> | null {
   return JSON.parse(r.stdout) as Record<string, number>;
 }
 
-const INPUT_METHODS: ConvInputGradMethod[] = ['convTranspose', 'conv', 'depthwise', 'phases'];
-const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed', 'taps'];
+const INPUT_METHODS: ConvInputGradMethod[] = ['convTranspose', 'conv', 'depthwise', 'matmul'];
+const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed', 'grouped', 'matmul'];
 
 /** Every formulation that applies (errors: it does not), timed; and 'auto'. */
 async function formulations(l: ConvLayer, what: 'input' | 'weight'): Promise<Record<string, number>> {

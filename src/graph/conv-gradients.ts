@@ -4,7 +4,7 @@
 // from the layer's shape. The measurements behind each choice are in bench/RESULTS.md ("Convolution gradients");
 // bench/graph-layers.bench.ts measures every formulation against PyTorch's layer.
 import type { Graph } from './builder.js';
-import { int, ints, staticDim, transposedPads, type ConvGradientOptions, type GradContext } from './grad-context.js';
+import { int, ints, staticDim, transposedPads, type ConvGradientOptions, type ConvInputGradMethod, type ConvWeightGradMethod, type GradContext } from './grad-context.js';
 import type { Tensor } from './types.js';
 
 /** Default bound on one im2col chunk: the im2col matrix is built in chunks of output rows of at most this many bytes
@@ -36,12 +36,10 @@ export interface ConvGeometry {
   batch: number;
 }
 
-/** The formulations of the input gradient: ConvTranspose, the flipped-kernel Conv (stride 1), for depthwise
- *  layers the flipped-kernel depthwise Conv over dy with zeros inserted between its rows and columns (any stride),
- *  or for strided layers one small Conv per output phase interleaved by DepthToSpace ('phases'). */
-export type ConvInputGradFormulation = 'convTranspose' | 'conv' | 'depthwise' | 'phases';
-/** The formulations of the weight gradient; 'taps' (depthwise layers): one Mul and ReduceSum per kernel tap. */
-export type ConvWeightGradFormulation = 'im2col' | 'im2col-slices' | 'im2col-gemm' | 'transposed' | 'taps';
+/** The formulations of the input gradient (see ConvInputGradMethod). */
+export type ConvInputGradFormulation = Exclude<ConvInputGradMethod, 'auto'>;
+/** The formulations of the weight gradient (see ConvWeightGradMethod). */
+export type ConvWeightGradFormulation = Exclude<ConvWeightGradMethod, 'auto'>;
 
 /** Reads a Conv node's geometry. */
 export function convGeometry(c: GradContext, dy: Tensor): ConvGeometry {
@@ -82,33 +80,45 @@ function im2colBytes(k: ConvGeometry): number {
 }
 
 /**
- * The formulations for a layer: the requested ones, or for 'auto' the fastest measured on layers of its shape.
+ * The formulations for a layer: the requested ones where they apply (else the general one), or for 'auto' the
+ * fastest measured on layers of its shape.
  * - Input gradient: a Conv with the flipped kernel beats ConvTranspose on 3x3 stride-1 layers with outputs of
- *   10x10 or more; 1x1 layers (a plain GEMM either way) and small maps keep ConvTranspose.
- * - Weight gradient: a Conv over transposed tensors where there are at most 4 input channels; im2col and one Gemm
- *   over the whole batch up to 48x48 outputs (where transposing the im2col matrix is cheap next to the product),
- *   unless the matrix is large and the output channels few (SSD300's head on conv4_3, whose im2col comes at the
- *   step's memory peak); im2col and a MatMul per image otherwise.
+ *   10x10 or more, and its depthwise form on every stride-1 depthwise layer; 1x1 layers are one MatMul; the rest
+ *   (strided and small maps) keep ConvTranspose.
+ * - Weight gradient: 1x1 layers one batched MatMul; depthwise layers im2col with a MatMul per channel, or with
+ *   strides one grouped Conv per image and channel; a Conv over transposed tensors where there are at most 4 input
+ *   channels; im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col matrix is
+ *   cheap next to the product), unless the matrix is large and the output channels few (SSD300's head on conv4_3,
+ *   whose im2col comes at the step's memory peak); im2col and a MatMul per image otherwise.
  */
 export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOptions): { input: ConvInputGradFormulation; weight: ConvWeightGradFormulation } {
   const depthwise = isDepthwise(k);
-  const flippedFits = k.strides[0] === 1 && k.strides[1] === 1 && k.groups === 1 && flippedPads(k).every((p) => p >= 0);
+  const unitStride = k.strides[0] === 1 && k.strides[1] === 1;
+  const pointwise = k.kernel[0] === 1 && k.kernel[1] === 1 && unitStride && k.groups === 1 && k.pads.every((p) => p === 0);
+  const fits: Record<ConvInputGradFormulation, boolean> = {
+    convTranspose: true,
+    conv: unitStride && k.groups === 1 && flippedPads(k).every((p) => p >= 0),
+    depthwise: unitStride && depthwise && flippedPads(k).every((p) => p >= 0),
+    matmul: pointwise,
+  };
   const requestedInput = options.convInputGrad ?? 'auto';
   let input: ConvInputGradFormulation;
-  const unitStride = k.strides[0] === 1 && k.strides[1] === 1;
-  const phasesFit = !unitStride && k.strides[0] === k.strides[1] && k.dilations[0] === 1 && k.dilations[1] === 1 && (k.groups === 1 || depthwise);
-  if (requestedInput === 'depthwise') input = depthwise ? 'depthwise' : 'convTranspose';
-  else if (requestedInput === 'phases') input = phasesFit ? 'phases' : 'convTranspose';
-  else if (requestedInput === 'auto' && depthwise && unitStride) input = 'depthwise';
-  else input = flippedFits && (requestedInput === 'conv' || (requestedInput === 'auto' && k.kernel[0] * k.kernel[1] > 1 && k.ho * k.wo >= 100)) ? 'conv' : 'convTranspose';
+  if (requestedInput !== 'auto') input = fits[requestedInput] ? requestedInput : 'convTranspose';
+  else if (pointwise) input = 'matmul';
+  else if (fits.depthwise) input = 'depthwise';
+  else input = fits.conv && k.kernel[0] * k.kernel[1] > 1 && k.ho * k.wo >= 100 ? 'conv' : 'convTranspose';
+
   const requestedWeight = options.convWeightGrad ?? 'auto';
   let weight: ConvWeightGradFormulation;
   if (requestedWeight !== 'auto') weight = requestedWeight;
+  else if (pointwise) weight = 'matmul';
+  else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
   else if (k.groups === 1 && k.cin <= 4) weight = 'transposed';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
+  if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';
   if (weight === 'im2col-gemm' && k.groups !== 1) throw new Error(`gradients: the 'im2col-gemm' weight gradient needs groups 1, got ${k.groups}`);
-  if (weight === 'taps' && !depthwise) throw new Error(`gradients: the 'taps' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
+  if (weight === 'grouped' && !depthwise) throw new Error(`gradients: the 'grouped' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
   return { input, weight };
 }
 
@@ -121,15 +131,8 @@ function isDepthwise(k: ConvGeometry): boolean {
 export function convGradients(c: GradContext, dy: Tensor): [Tensor, Tensor] {
   const k = convGeometry(c, dy);
   const chosen = chooseConvGradients(k, c.conv);
-  const input =
-    chosen.input === 'conv' ? inputGradFlippedConv(c.g, k) : chosen.input === 'depthwise' ? inputGradDepthwise(c.g, k) : chosen.input === 'phases' ? inputGradPhases(c.g, k) : inputGradConvTranspose(c.g, k);
-  const weight =
-    chosen.weight === 'taps'
-      ? weightGradTaps(c.g, k)
-      : chosen.weight === 'transposed' && k.groups === 1
-        ? weightGradTransposedConv(c.g, k)
-        : weightGradIm2col(c.g, k, chosen.weight, c.conv.im2colChunkBytes ?? IM2COL_CHUNK_BYTES);
-  return [input, weight];
+  const chunkBytes = c.conv.im2colChunkBytes ?? IM2COL_CHUNK_BYTES;
+  return [INPUT_GRADIENTS[chosen.input](c.g, k), WEIGHT_GRADIENTS[chosen.weight](c.g, k, chunkBytes)];
 }
 
 // ------------------------------------------------------------------ input gradient
@@ -152,125 +155,70 @@ function inputGradConvTranspose(g: Graph, k: ConvGeometry): Tensor {
   return g.convTranspose2d(k.dy, k.w, undefined, { stride: [sh, sw], dilation: [dh, dw], pad: [pt, pl, pb, pr], groups: k.groups, outputPadding: [oph, opw] });
 }
 
-/**
- * Depthwise, any stride: dy with (stride - 1) zeros inserted between its rows and columns, then the depthwise Conv
- * with the kernel flipped in space, padded (or cropped) to the input's size.
- */
+/** Depthwise, stride 1: the adjoint is the depthwise Conv of dy with the kernel flipped in space. */
 function inputGradDepthwise(g: Graph, k: ConvGeometry): Tensor {
   const [kh, kw] = k.kernel;
-  const [sh, sw] = k.strides;
-  const [dh, dw] = k.dilations;
-  const [pt, pl] = k.pads;
-  let d = k.dy;
-  if (sh > 1 || sw > 1) {
-    // [N, C, Ho, Wo] -> [N, C, Ho, 1, Wo, 1] -> zeros after each value -> [N, C, Ho*sh, Wo*sw] -> drop the trailing zeros.
-    const n = k.dy.shape[0]!;
-    const spread = g.reshape(k.dy, [n, k.cout, k.ho, 1, k.wo, 1]);
-    const pads = g.constant(BigInt64Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1], BigInt), { dtype: 'int64' });
-    const padded = g.custom('Pad', [spread, pads], { mode: { type: 'string', value: 'constant' } }, [{ dtype: k.dy.dtype, shape: [n, k.cout, k.ho, sh, k.wo, sw] }])[0]!;
-    d = g.slice(g.reshape(padded, [n, k.cout, k.ho * sh, k.wo * sw]), [0, 0], [(k.ho - 1) * sh + 1, (k.wo - 1) * sw + 1], [2, 3]);
-  }
-  // A stride-1 Conv over the spread dy (side D) returns D + a + b - dilation*(k-1) rows; a and b make that the input's side.
-  const side = (size: number, out: number, stride: number, kernel: number, dil: number, p0: number): [number, number] => {
-    const D = (out - 1) * stride + 1;
-    const a = dil * (kernel - 1) - p0;
-    return [a, size - D + p0];
-  };
-  const [a0, b0] = side(k.H, k.ho, sh, kh, dh, pt);
-  const [a1, b1] = side(k.W, k.wo, sw, kw, dw, pl);
   const flipped = g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
-  const pos = (v: number) => Math.max(0, v);
-  const y = g.conv2d(d, flipped, undefined, { pad: [pos(a0), pos(a1), pos(b0), pos(b1)], dilation: k.dilations, groups: k.groups });
-  // Negative padding means rows to crop.
-  if (a0 < 0 || a1 < 0 || b0 < 0 || b1 < 0) return g.slice(y, [pos(-a0), pos(-a1)], [pos(-a0) + k.H, pos(-a1) + k.W], [2, 3]);
-  return y;
+  return g.conv2d(k.dy, flipped, undefined, { pad: flippedPads(k), dilation: k.dilations, groups: k.groups });
 }
 
-/**
- * Strided, dilation 1: input position i = s*m + r receives from the taps k with (r + pad - k) divisible by s, at
- * dy[m + (r + pad - k)/s]. So each phase r (per axis) is a small stride-1 Conv of dy with those taps of the kernel
- * (channel axes swapped for a dense layer), and DepthToSpace interleaves the s*s phases into the input's grid.
- */
-function inputGradPhases(g: Graph, k: ConvGeometry): Tensor {
-  const [kh, kw] = k.kernel;
-  const [sh, sw] = k.strides;
-  const depthwise = k.groups > 1;
+/** 1x1, stride 1, no padding: dx[n] = W^T dy[n], one MatMul broadcast over the images. */
+function inputGradPointwise(g: Graph, k: ConvGeometry): Tensor {
   const n = k.dy.shape[0]!;
-  const cin = k.cin;
-  // Per axis and phase: the taps (sorted by their offset into dy) and the pads that give ceil(size / s) rows.
-  const phases = (size: number, out: number, stride: number, kernel: number, pad: number) => {
-    const rows = Math.ceil(size / stride);
-    return Array.from({ length: stride }, (_, r) => {
-      const taps: { k: number; e: number }[] = [];
-      for (let t = 0; t < kernel; t++) if ((((r + pad - t) % stride) + stride) % stride === 0) taps.push({ k: t, e: (r + pad - t) / stride });
-      taps.sort((a, b) => a.e - b.e);
-      const begin = taps.length ? -taps[0]!.e : 0;
-      return { taps: taps.map((t) => t.k), begin, end: taps.length ? rows - out + taps.length - 1 - begin : 0 };
-    });
-  };
-  const py = phases(k.H, k.ho, sh, kh, k.pads[0]);
-  const px = phases(k.W, k.wo, sw, kw, k.pads[1]);
-  const rows = Math.ceil(k.H / sh), cols = Math.ceil(k.W / sw);
-  const wT = depthwise ? k.w : g.transpose(k.w, [1, 0, 2, 3]); // [Cin, Cout, kh, kw]: the adjoint's kernel
-  const parts: Tensor[] = [];
-  for (const y of py)
-    for (const x of px) {
-      if (y.taps.length === 0 || x.taps.length === 0) {
-        parts.push(g.unsqueeze(g.zeros(g.constant(BigInt64Array.from([BigInt(n as number), BigInt(cin), BigInt(rows), BigInt(cols)]), { dtype: 'int64' }), [n, cin, rows, cols], k.dy.dtype), [2]));
-        continue;
-      }
-      const sub = g.gather(g.gather(wT, g.constant(BigInt64Array.from(y.taps, BigInt), { dtype: 'int64' }), 2), g.constant(BigInt64Array.from(x.taps, BigInt), { dtype: 'int64' }), 3);
-      // Negative pads (taps reaching past dy's start) never occur for pads below the kernel; crop if they would.
-      const pads: [number, number, number, number] = [Math.max(0, y.begin), Math.max(0, x.begin), Math.max(0, y.end), Math.max(0, x.end)];
-      let part = g.conv2d(k.dy, sub, undefined, { pad: pads, groups: depthwise ? k.groups : 1 });
-      if (y.begin < 0 || x.begin < 0 || y.end < 0 || x.end < 0) part = g.slice(part, [Math.max(0, -y.begin), Math.max(0, -x.begin)], [Math.max(0, -y.begin) + rows, Math.max(0, -x.begin) + cols], [2, 3]);
-      parts.push(g.unsqueeze(part, [2]));
-    }
-  // [N, Cin, sh*sw, rows, cols] -> [N, Cin*sh*sw, rows, cols] -> DepthToSpace (CRD: channel c*s*s + i*s + j).
-  const stacked = g.reshape(g.concat(parts, 2), [n, cin * sh * sw, rows, cols]);
-  if (sh !== sw) throw new Error(`gradients: the 'phases' input gradient needs equal strides, got [${sh}, ${sw}]`);
-  const grid = g.custom('DepthToSpace', [stacked], { blocksize: { type: 'int', value: sh }, mode: { type: 'string', value: 'CRD' } }, [{ dtype: k.dy.dtype, shape: [n, cin, rows * sh, cols * sw] }])[0]!;
-  return rows * sh === k.H && cols * sw === k.W ? grid : g.slice(grid, [0, 0], [k.H, k.W], [2, 3]);
+  const wT = g.transpose(g.reshape(k.w, [k.cout, k.cin]), [1, 0]); // [Cin, Cout], small
+  const dx = g.matmul(wT, g.reshape(k.dy, [n, k.cout, k.ho * k.wo]));
+  return g.reshape(dx, [n, k.cin, k.H, k.W]);
 }
 
 // ------------------------------------------------------------------ weight gradient
 
 /**
- * Depthwise: dW[c, 0, ky, kx] = sum over n, y, x of dy[n, c, y, x] * x_padded[n, c, y*s + ky*d, x*s + kx*d], one
- * strided Slice, Mul and ReduceSum per kernel tap.
+ * 1x1, stride 1, no padding: dW = sum over images of dy[n] x[n]^T, one batched MatMul and a sum; the smaller of
+ * x and dy is the one transposed.
  */
-function weightGradTaps(g: Graph, k: ConvGeometry): Tensor {
-  const [kh, kw] = k.kernel;
-  const [sh, sw] = k.strides;
-  const [dh, dw] = k.dilations;
-  const p = k.pads;
-  const padded = p.every((v) => v === 0)
-    ? k.x
-    : g.custom('Pad', [k.x, g.constant(BigInt64Array.from([0, 0, p[0], p[1], 0, 0, p[2], p[3]], BigInt), { dtype: 'int64' })], { mode: { type: 'string', value: 'constant' } }, [
-        { dtype: k.x.dtype, shape: [k.x.shape[0]!, k.x.shape[1]!, k.H + p[0] + p[2], k.W + p[1] + p[3]] },
-      ])[0]!;
-  const taps: Tensor[] = [];
-  for (let ky = 0; ky < kh; ky++)
-    for (let kx = 0; kx < kw; kx++) {
-      const y0 = ky * dh, x0 = kx * dw;
-      const tap = g.slice(padded, [y0, x0], [y0 + sh * (k.ho - 1) + 1, x0 + sw * (k.wo - 1) + 1], [2, 3], [sh, sw]);
-      taps.push(g.reshape(g.reduceSum(g.mul(k.dy, tap), [0, 2, 3], false), [k.cout, 1]));
-    }
-  return g.reshape(g.concat(taps, 1), [k.cout, 1, kh, kw]);
+function weightGradPointwise(g: Graph, k: ConvGeometry): Tensor {
+  const n = k.x.shape[0]!;
+  const L = k.ho * k.wo;
+  const x = g.reshape(k.x, [n, k.cin, L]);
+  const dy = g.reshape(k.dy, [n, k.cout, L]);
+  const w =
+    k.cin <= k.cout
+      ? g.reduceSum(g.matmul(dy, g.transpose(x, [0, 2, 1])), [0], false) // [Cout, Cin]
+      : g.transpose(g.reduceSum(g.matmul(x, g.transpose(dy, [0, 2, 1])), [0], false), [1, 0]);
+  return g.reshape(w, [k.cout, k.cin, 1, 1]);
 }
 
-
-/** dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped (groups 1). */
-function weightGradTransposedConv(g: Graph, k: ConvGeometry): Tensor {
+/**
+ * The weight gradient as a Conv of x with dy as the kernels (stride and dilation swapped): `input` and `kernels` are
+ * x and dy laid out for it; the result is trimmed to kh x kw (end padding the forward never reached is dropped).
+ */
+function correlateWithDy(g: Graph, k: ConvGeometry, input: Tensor, kernels: Tensor, groups: number): Tensor {
   const [kh, kw] = k.kernel;
   const { strides, dilations, pads } = k;
-  // Trim end padding the forward never reached so the result is exactly kh x kw (or slice below).
   const endPad = (size: number, out: number, kk: number, s: number, d: number, p0: number, p1: number) => Math.max(0, Math.min(p1, s * (out - 1) + d * (kk - 1) + 1 - p0 - size));
   const pb = endPad(k.H, k.ho, kh, strides[0], dilations[0], pads[0], pads[2]);
   const pr = endPad(k.W, k.wo, kw, strides[1], dilations[1], pads[1], pads[3]);
-  const r = g.conv2d(g.transpose(k.x, [1, 0, 2, 3]), g.transpose(k.dy, [1, 0, 2, 3]), undefined, { stride: dilations, dilation: strides, pad: [pads[0], pads[1], pb, pr] });
-  const trimmed = r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
-  return g.transpose(trimmed, [1, 0, 2, 3]);
+  const r = g.conv2d(input, kernels, undefined, { stride: dilations, dilation: strides, pad: [pads[0], pads[1], pb, pr], groups });
+  return r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
+}
+
+/**
+ * Depthwise: each image's channel correlated with its own dy - one Conv over x as [1, N*C, H, W] with dy as
+ * [N*C, 1, Ho, Wo] kernels (groups N*C; both pure reshapes of NCHW), then the sum over the images. Each group's
+ * work fits in cache, where an im2col matrix would not.
+ */
+function weightGradGrouped(g: Graph, k: ConvGeometry): Tensor {
+  const [kh, kw] = k.kernel;
+  const n = k.x.shape[0]!;
+  if (typeof n !== 'number') throw new Error(`gradients: the 'grouped' weight gradient needs a static batch, got '${n}'`);
+  const groups = n * k.cout;
+  const r = correlateWithDy(g, k, g.reshape(k.x, [1, groups, k.H, k.W]), g.reshape(k.dy, [groups, 1, k.ho, k.wo]), groups);
+  return g.reshape(g.reduceSum(g.reshape(r, [n, k.cout, kh, kw]), [0], false), [k.cout, 1, kh, kw]);
+}
+
+/** dW[co, ci] = Conv(x^T [Cin, N, H, W], dy^T [Cout, N, Ho, Wo]) with stride and dilation swapped (groups 1). */
+function weightGradTransposedConv(g: Graph, k: ConvGeometry): Tensor {
+  return g.transpose(correlateWithDy(g, k, g.transpose(k.x, [1, 0, 2, 3]), g.transpose(k.dy, [1, 0, 2, 3]), 1), [1, 0, 2, 3]);
 }
 
 /** One-hot filters [Cin*kh*kw, 1, kh, kw]: a grouped Conv with them is im2col ([N, Cin*kh*kw, Ho, Wo]). */
@@ -349,3 +297,19 @@ function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormu
   if (gemm) return g.reshape(acc!, [cout, cinG, kh, kw]);
   return g.reshape(g.transpose(acc!, [0, 2, 1]), [cout, cinG, kh, kw]);
 }
+
+const INPUT_GRADIENTS: Record<ConvInputGradFormulation, (g: Graph, k: ConvGeometry) => Tensor> = {
+  convTranspose: inputGradConvTranspose,
+  conv: inputGradFlippedConv,
+  depthwise: inputGradDepthwise,
+  matmul: inputGradPointwise,
+};
+
+const WEIGHT_GRADIENTS: Record<ConvWeightGradFormulation, (g: Graph, k: ConvGeometry, chunkBytes: number) => Tensor> = {
+  im2col: (g, k, chunk) => weightGradIm2col(g, k, 'im2col', chunk),
+  'im2col-slices': (g, k, chunk) => weightGradIm2col(g, k, 'im2col-slices', chunk),
+  'im2col-gemm': (g, k, chunk) => weightGradIm2col(g, k, 'im2col-gemm', chunk),
+  transposed: weightGradTransposedConv,
+  grouped: weightGradGrouped,
+  matmul: weightGradPointwise,
+};

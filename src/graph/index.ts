@@ -17,7 +17,7 @@ export type { ConvGradientOptions, ConvInputGradMethod, ConvWeightGradMethod } f
 export { SGD, AdamW, stateName, nextName, directionName } from './optim/index.js';
 export type { Optimizer, ParameterUpdate, SGDOptions, AdamWOptions } from './optim/index.js';
 export { buildTrainingGraph, buildTrainingGraphWithOutputs, LR_INPUT, GRAD_NORM_OUTPUT } from './training-graph.js';
-export type { TrainingGraphOptions, ParameterOutputs } from './training-graph.js';
+export type { TrainingGraphOptions, UpdateUnit } from './training-graph.js';
 export { InferenceRunner, sessionOptions, collectGarbage } from './runtime.js';
 export type { RuntimeOptions } from './runtime.js';
 export { TrainingSession } from './training-session.js';

@@ -21,6 +21,12 @@ export interface TrainingGraphOptions {
    * place, which keeps one copy of the parameters instead of two.
    */
   parameterStep?: 'graph' | 'caller';
+  /**
+   * Update the parameters of up to this many elements together, one flat update per optimizer group (their
+   * gradients, values and state laid end to end), instead of one per parameter: a few large elementwise ops
+   * instead of hundreds of small ones, for networks of many small parameters. Default 0: one update per parameter.
+   */
+  flattenBelow?: number;
 }
 
 /** The base learning rate input (float32 scalar), in a graph that steps its parameters itself. */
@@ -28,36 +34,47 @@ export const LR_INPUT = 'lr';
 /** The global gradient norm output (before clipping), declared when clipGradNorm is set. */
 export const GRAD_NORM_OUTPUT = 'grad_norm';
 
-/** Where a parameter's update lives in a training graph. */
-export interface ParameterOutputs {
-  /** The graph outputs of the new state buffers, in the optimizer's state order. */
-  state: string[];
-  /** The graph output of the step direction (one of `state` when the optimizer steps along a state buffer). */
+/**
+ * One update of a training graph: one parameter, or several small ones of the same group laid end to end. Its state
+ * buffers and direction have `size` elements; member k's part is [offset, offset + length).
+ */
+export interface UpdateUnit {
+  /** The graph inputs of the state buffers, in the optimizer's state order. */
+  stateInputs: string[];
+  /** The graph outputs of their new values, in the same order. */
+  stateOutputs: string[];
+  /** The graph output of the step direction (one of `stateOutputs` when the optimizer steps along a state buffer). */
   direction: string;
+  /** The shape of the state and direction buffers (the parameter's, or [size] for several). */
+  shape: number[];
+  size: number;
+  members: Array<{ name: string; offset: number; length: number }>;
 }
 
 /**
  * Builds the training graph from a forward graph `g` whose scalar `loss` depends on its parameters; `g` itself
  * is not changed. Inputs: g's inputs, every parameter (under its name), every state buffer
- * ('<param>.<state>', e.g. 'conv.weight.momentum'), the optimizer's scalars and, with parameterStep 'graph', 'lr'.
- * Outputs: g's outputs, '<param>.<state>.next' for each state buffer, '<param>.direction' where the direction is not
- * a state buffer, '<param>.next' with parameterStep 'graph', and 'grad_norm' when clipping. The new state is
- * written by the node that computes it (no copy), so a caller may bind it to the input's own buffer.
+ * ('<param>.<state>', e.g. 'conv.weight.momentum'; with `flattenBelow`, small parameters share flat ones named
+ * '<group>.flat.<state>'), the optimizer's scalars and, with parameterStep 'graph', 'lr'. Outputs: g's outputs,
+ * '<state input>.next' for each state buffer, '<param>.direction' where the direction is not a state buffer,
+ * '<param>.next' with parameterStep 'graph', and 'grad_norm' when clipping. The new state is written by the node
+ * that computes it (no copy), so a caller may bind it to the input's own buffer.
  * Serialise it with { parameters: 'inputs' }.
  */
 export function buildTrainingGraph(g: Graph, loss: Tensor, opts: TrainingGraphOptions): Graph {
   return buildTrainingGraphWithOutputs(g, loss, opts).graph;
 }
 
-/** {@link buildTrainingGraph}, also saying which outputs hold each parameter's update. */
-export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: TrainingGraphOptions): { graph: Graph; outputs: Map<string, ParameterOutputs> } {
+/** {@link buildTrainingGraph}, also saying which inputs and outputs hold each update's state and direction. */
+export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: TrainingGraphOptions): { graph: Graph; units: UpdateUnit[] } {
   if (!g.outputs.length) throw new Error(`buildTrainingGraph: graph '${g.name}' declares no outputs (declare the loss as one)`);
   const params = g.parameters as readonly Parameter[];
   if (!params.length) throw new Error(`buildTrainingGraph: graph '${g.name}' has no parameters`);
   const { optimizer } = opts;
+  const stepInGraph = (opts.parameterStep ?? 'graph') === 'graph';
+  const flattenBelow = stepInGraph ? 0 : (opts.flattenBelow ?? 0);
   for (const name of [LR_INPUT, ...(optimizer.scalars ?? [])]) if (g.tensor(name)) throw new Error(`buildTrainingGraph: graph '${g.name}' already has a tensor named '${name}'`);
   const t = g.clone(`${g.name}-train`);
-  const stepInGraph = (opts.parameterStep ?? 'graph') === 'graph';
   const lr = stepInGraph ? t.input(LR_INPUT, 'float32', []) : null;
   const scalars: Record<string, Tensor> = {};
   for (const name of optimizer.scalars ?? []) scalars[name] = t.input(name, 'float32', []);
@@ -75,22 +92,45 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     // torch: coef = max_norm / (total_norm + 1e-6), applied when below 1.
     scale = t.minimum(t.div(opts.clipGradNorm, t.add(norm, 1e-6)), 1);
   }
+  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(grads.get(p.name)!, scale) : grads.get(p.name)!);
 
-  const multipliers = opts.lrMultipliers ?? {};
-  const outputs = new Map<string, ParameterOutputs>();
+  // One update per large parameter; the small ones of each group together.
+  const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
+  const groups = new Map<string, Parameter[]>();
+  const single: Parameter[] = [];
   for (const p of params) {
-    const grad = scale ? t.mul(grads.get(p.name)!, scale) : grads.get(p.name)!;
-    const state = optimizer.state.map((s) => t.input(stateName(p.name, s), 'float32', [...(p.shape as number[])]));
-    const update = optimizer.update(t, p, grad, state, scalars);
+    if (numel(p) < flattenBelow) groups.set(p.group, [...(groups.get(p.group) ?? []), p]);
+    else single.push(p);
+  }
+  const units: UpdateUnit[] = [];
+  const addUnit = (key: string, group: string, shape: number[], value: Tensor, grad: Tensor, members: UpdateUnit['members']): Tensor => {
+    const stateInputs = optimizer.state.map((s) => stateName(key, s));
+    const state = stateInputs.map((name) => t.input(name, 'float32', shape));
+    const update = optimizer.update(t, value, grad, state, { group, scalars });
     // The new state under its output names, written by the nodes that compute it.
-    const renamed = update.state.map((s, i) => t.outputRenamed(s, nextName(stateName(p.name, optimizer.state[i]!))));
+    const renamed = update.state.map((s, i) => t.outputRenamed(s, nextName(stateInputs[i]!)));
     const along = update.state.indexOf(update.direction);
-    const direction = along >= 0 ? renamed[along]! : t.outputRenamed(update.direction, directionName(p.name));
-    outputs.set(p.name, { state: renamed.map((s) => s.name), direction: direction.name });
+    const direction = along >= 0 ? renamed[along]! : t.outputRenamed(update.direction, directionName(key));
+    units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: shape.reduce((a, b) => a * b, 1), members });
+    return direction;
+  };
+  const multipliers = opts.lrMultipliers ?? {};
+  for (const p of single) {
+    const direction = addUnit(p.name, p.group, [...(p.shape as number[])], p, gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
     if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(direction, mult === 1 ? lr : t.mul(lr, mult));
     t.outputRenamed(t.sub(p, step), nextName(p.name));
   }
-  return { graph: t, outputs };
+  for (const [group, members] of groups) {
+    const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => t.reshape(x, [-1])), 0));
+    let offset = 0;
+    const layout = members.map((p) => {
+      const m = { name: p.name, offset, length: numel(p) };
+      offset += m.length;
+      return m;
+    });
+    addUnit(`${group}.flat`, group, [offset], flat([...members]), flat(members.map(gradOf)), layout);
+  }
+  return { graph: t, units };
 }

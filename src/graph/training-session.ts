@@ -5,7 +5,7 @@ import type { Graph } from './builder.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { stateName } from './optim/optimizer.js';
 import { checkFeeds, collectGarbage, sessionOptions, toOrt, type GraphSignature, type RuntimeOptions } from './runtime.js';
-import { buildTrainingGraphWithOutputs, type TrainingGraphOptions } from './training-graph.js';
+import { buildTrainingGraphWithOutputs, type TrainingGraphOptions, type UpdateUnit } from './training-graph.js';
 import type { Tensor, TensorData } from './types.js';
 
 /** Options of TrainingSession.create: the training graph's and the runtime's. */
@@ -30,9 +30,9 @@ export class TrainingSession {
   /** Parameter names in the graph's order. */
   private readonly names: string[];
   private readonly params = new Map<string, Float32Array>();
-  /** State buffers by their graph input name ('<param>.<state>'). */
+  /** Each parameter's state by '<param>.<state>': views into its update's buffers. */
   private readonly state = new Map<string, Float32Array>();
-  /** The buffer holding each parameter's step direction after a run (a state buffer, or one of its own). */
+  /** Each parameter's step direction after a run, in `names` order: a view into its update's buffer. */
   private readonly directions: Float32Array[] = [];
   private readonly feeds: Record<string, ort.Tensor> = {};
   private readonly fetches: Record<string, ort.Tensor | null> = {};
@@ -42,35 +42,39 @@ export class TrainingSession {
   private readonly outputBytes: number;
   private steps = 0;
 
-  private constructor(graph: Graph, trainingGraph: Graph, outputs: ReturnType<typeof buildTrainingGraphWithOutputs>['outputs'], readonly session: ort.InferenceSession, opts: TrainingOptions) {
+  private constructor(graph: Graph, trainingGraph: Graph, units: readonly UpdateUnit[], readonly session: ort.InferenceSession, opts: TrainingOptions) {
     this.signature = { name: graph.name, inputs: graph.inputs };
     this.optimizer = opts.optimizer;
     this.names = graph.parameters.map((p) => p.name);
-    let bytes = 0;
     for (const p of graph.parameters) {
-      const dims = [...(p.shape as number[])];
       const value = Float32Array.from(p.init);
       this.params.set(p.name, value);
-      this.feeds[p.name] = new ort.Tensor('float32', value, dims);
-      const out = outputs.get(p.name)!;
-      const byOutput = new Map<string, Float32Array>();
-      this.optimizer.state.forEach((s, i) => {
-        const buf = new Float32Array(p.init.length);
-        const tensor = new ort.Tensor('float32', buf, dims);
-        this.state.set(stateName(p.name, s), buf);
-        this.feeds[stateName(p.name, s)] = tensor;
-        this.fetches[out.state[i]!] = tensor;
-        byOutput.set(out.state[i]!, buf);
+      this.feeds[p.name] = new ort.Tensor('float32', value, [...(p.shape as number[])]);
+    }
+    let bytes = 0;
+    const directionOf = new Map<string, Float32Array>();
+    for (const unit of units) {
+      // One buffer per state, fed as the input and bound as the output of its next value: updated in place.
+      const buffers = unit.stateInputs.map((input, i) => {
+        const buf = new Float32Array(unit.size);
+        const tensor = new ort.Tensor('float32', buf, unit.shape);
+        this.feeds[input] = tensor;
+        this.fetches[unit.stateOutputs[i]!] = tensor;
         bytes += buf.byteLength;
+        return buf;
       });
-      let direction = byOutput.get(out.direction);
+      let direction = buffers[unit.stateOutputs.indexOf(unit.direction)];
       if (!direction) {
-        direction = new Float32Array(p.init.length);
-        this.fetches[out.direction] = new ort.Tensor('float32', direction, dims);
+        direction = new Float32Array(unit.size);
+        this.fetches[unit.direction] = new ort.Tensor('float32', direction, unit.shape);
         bytes += direction.byteLength;
       }
-      this.directions.push(direction);
+      for (const m of unit.members) {
+        this.optimizer.state.forEach((s, i) => this.state.set(stateName(m.name, s), buffers[i]!.subarray(m.offset, m.offset + m.length)));
+        directionOf.set(m.name, direction.subarray(m.offset, m.offset + m.length));
+      }
     }
+    for (const name of this.names) this.directions.push(directionOf.get(name)!);
     this.outputBytes = bytes;
     this.multipliers = graph.parameters.map((p) => opts.lrMultipliers?.[p.group] ?? 1);
     const bound = new Set(Object.keys(this.fetches));
@@ -78,14 +82,14 @@ export class TrainingSession {
     for (const name of this.scalarOutputs) this.fetches[name] = null;
   }
 
-  /** Builds the training graph of `g` (parameterStep 'caller') and opens its session; parameters start at their
-   *  `init` values, optimizer state at zero. */
+  /** Builds the training graph of `g` (parameterStep 'caller', small parameters updated together) and opens its
+   *  session; parameters start at their `init` values, optimizer state at zero. */
   static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
-    const { graph: tg, outputs } = buildTrainingGraphWithOutputs(g, loss, { ...opts, parameterStep: 'caller' });
-    checkStateInPlace(tg, outputs, opts.optimizer);
+    const { graph: tg, units } = buildTrainingGraphWithOutputs(g, loss, { flattenBelow: FLATTEN_BELOW, ...opts, parameterStep: 'caller' });
+    checkStateInPlace(tg, units);
     const bytes = tg.toBytes({ parameters: 'inputs' });
     const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'training'));
-    const result = new TrainingSession(g, tg, outputs, session, opts);
+    const result = new TrainingSession(g, tg, units, session, opts);
     // The session holds its own copy of the parameters: a caller that dropped the initial values and the graph
     // gets that memory back before the first step rather than at V8's leisure.
     if (result.outputBytes >= GC_THRESHOLD_BYTES) collectGarbage();
@@ -135,7 +139,7 @@ export class TrainingSession {
     copyInto('setParameters', this.params, m);
   }
 
-  /** Copies of the optimizer state buffers by graph input name ('<param>.<state>', e.g. 'conv.weight.momentum'). */
+  /** Copies of the optimizer state buffers by '<param>.<state>' (e.g. 'conv.weight.momentum'). */
   getOptimizerState(): Map<string, Float32Array> {
     return new Map([...this.state].map(([k, v]) => [k, v.slice()]));
   }
@@ -150,19 +154,21 @@ export class TrainingSession {
   }
 }
 
+/** Parameters smaller than this are updated together, one flat update per optimizer group. */
+const FLATTEN_BELOW = 1 << 16;
+
 /** Checks that every reader of an old state buffer feeds the node that writes its new value (see TrainingSession). */
-function checkStateInPlace(tg: Graph, outputs: ReturnType<typeof buildTrainingGraphWithOutputs>['outputs'], optimizer: Optimizer): void {
+function checkStateInPlace(tg: Graph, units: readonly UpdateUnit[]): void {
   const producer = new Map<string, number>();
   tg.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, i)));
   const readers = new Map<string, number[]>();
   tg.nodes.forEach((n, i) => n.inputs.forEach((x) => x && readers.set(x, [...(readers.get(x) ?? []), i])));
-  for (const [param, out] of outputs) {
-    out.state.forEach((next, k) => {
-      const input = stateName(param, optimizer.state[k]!);
-      const writer = tg.nodes[producer.get(next)!]!;
+  for (const unit of units) {
+    unit.stateInputs.forEach((input, k) => {
+      const writer = tg.nodes[producer.get(unit.stateOutputs[k]!)!]!;
       for (const r of readers.get(input) ?? []) {
         const feedsWriter = tg.nodes[r]!.outputs.some((o) => writer.inputs.includes(o));
-        if (!feedsWriter) throw new Error(`TrainingSession: ${optimizer.name} state '${input}' is read by node '${tg.nodes[r]!.name}', which does not feed the node that overwrites it`);
+        if (!feedsWriter) throw new Error(`TrainingSession: optimizer state '${input}' is read by node '${tg.nodes[r]!.name}', which does not feed the node that overwrites it`);
       }
     });
   }

@@ -15,6 +15,7 @@ const convCases: { name: string; x: number[]; w: number[]; o: Parameters<Graph['
   { name: 'dilation 2 pad 2 (conv6 style)', x: [1, 2, 7, 7], w: [3, 2, 3, 3], o: { pad: 2, dilation: 2 } },
   { name: 'stride 3 leaving trailing pixels unused', x: [1, 2, 8, 8], w: [3, 2, 3, 3], o: { stride: 3 } },
   { name: '1x1 (conv7 style)', x: [2, 5, 4, 4], w: [3, 5, 1, 1], o: {} },
+  { name: '1x1 expanding (MobileNetV2 style)', x: [2, 3, 4, 5], w: [6, 3, 1, 1], o: {} },
   { name: 'depthwise stride 2', x: [1, 4, 6, 6], w: [4, 1, 3, 3], o: { stride: 2, pad: 1, groups: 4 } },
   { name: 'depthwise stride 1 pad 1', x: [2, 3, 5, 6], w: [3, 1, 3, 3], o: { pad: 1, groups: 3 } },
   { name: 'depthwise stride 2 on an odd side, no pad', x: [2, 3, 7, 6], w: [3, 1, 3, 3], o: { stride: 2, groups: 3 } },
@@ -34,14 +35,13 @@ const convMethods = [
   { convWeightGrad: 'im2col-slices', convInputGrad: 'auto', im2colChunkBytes: 64 },
   { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto' },
   { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto', im2colChunkBytes: 64 },
-  // depthwise layers: a Mul and ReduceSum per tap, and the flipped depthwise Conv over dy with zeros inserted
-  { convWeightGrad: 'taps', convInputGrad: 'depthwise' },
-  { convWeightGrad: 'taps', convInputGrad: 'convTranspose' },
-  // strided layers: one small Conv per output phase, interleaved by DepthToSpace
-  { convWeightGrad: 'im2col', convInputGrad: 'phases' },
+  // depthwise layers: one Conv with a group per image and channel; the flipped depthwise Conv (stride 1)
+  { convWeightGrad: 'grouped', convInputGrad: 'depthwise' },
+  // 1x1 layers: one MatMul each way
+  { convWeightGrad: 'matmul', convInputGrad: 'matmul' },
 ] as const;
 for (const c of convCases)
-  for (const method of convMethods.filter((m) => (m.convWeightGrad !== 'im2col-gemm' || !c.o?.groups) && (m.convWeightGrad !== 'taps' || depthwise(c))))
+  for (const method of convMethods.filter((m) => (m.convWeightGrad !== 'im2col-gemm' || !c.o?.groups) && (m.convWeightGrad !== 'grouped' || depthwise(c))))
     test(`Conv ${c.name}: x, w, b gradients (weight: ${method.convWeightGrad}${'im2colChunkBytes' in method ? ' in row chunks' : ''}, input: ${method.convInputGrad})`, async () => {
       await gradCheck(
         [

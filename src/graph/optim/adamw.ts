@@ -1,8 +1,8 @@
 // AdamW (Loshchilov & Hutter), PyTorch's torch.optim.AdamW semantics: decoupled weight decay, bias-corrected
 // moments.
 import type { Graph } from '../builder.js';
-import type { Parameter, Tensor } from '../types.js';
-import type { Optimizer, ParameterUpdate } from './optimizer.js';
+import type { Tensor } from '../types.js';
+import type { Optimizer, ParameterUpdate, UpdateContext } from './optimizer.js';
 
 /** Options of {@link AdamW}; defaults as torch.optim.AdamW. */
 export interface AdamWOptions {
@@ -47,12 +47,12 @@ export class AdamW implements Optimizer {
     return { adam_bias_correction1: 1 - this.beta1 ** t, adam_bias_correction2_sqrt: Math.sqrt(1 - this.beta2 ** t) };
   }
 
-  update(g: Graph, p: Parameter, grad: Tensor, [m, v]: readonly Tensor[], s: Readonly<Record<string, Tensor>>): ParameterUpdate {
+  update(g: Graph, p: Tensor, grad: Tensor, [m, v]: readonly Tensor[], { group, scalars: s }: UpdateContext): ParameterUpdate {
     const m1 = g.add(g.mul(m!, this.beta1), g.mul(grad, 1 - this.beta1));
     const v1 = g.add(g.mul(v!, this.beta2), g.mul(g.mul(grad, grad), 1 - this.beta2));
     const denominator = g.add(g.div(g.sqrt(v1), s.adam_bias_correction2_sqrt!), this.epsilon);
     let direction = g.div(g.div(m1, s.adam_bias_correction1!), denominator);
-    if (this.weightDecay > 0 && this.decayGroups.includes(p.group)) direction = g.add(direction, g.mul(p, this.weightDecay));
+    if (this.weightDecay > 0 && this.decayGroups.includes(group)) direction = g.add(direction, g.mul(p, this.weightDecay));
     return { state: [m1, v1], direction };
   }
 }

@@ -3,7 +3,7 @@
 // parameter then moves p <- p - lr * multiplier(group) * d, either in the graph (a self-contained training graph)
 // or in place by the training session. SGD and AdamW are small implementations of it.
 import type { Graph } from '../builder.js';
-import type { Parameter, Tensor } from '../types.js';
+import type { Tensor } from '../types.js';
 
 /** What an optimizer adds to the training graph for one parameter. */
 export interface ParameterUpdate {
@@ -24,10 +24,19 @@ export interface Optimizer {
   /** The scalars' values at 1-based step `t` (the first step is 1). */
   scalarValues?(t: number): Record<string, number>;
   /**
-   * Adds the update of parameter `p` to `g`: from its gradient (after any clipping), its current state tensors
-   * and the scalar inputs, the new state and the step direction.
+   * Adds the update of parameter values `p` to `g`: from their gradient (after any clipping), their current state
+   * tensors and the scalar inputs, the new state and the step direction. Updates are elementwise, so `p` may be one
+   * parameter or several of the same group laid end to end (a training session updates small parameters so).
    */
-  update(g: Graph, p: Parameter, grad: Tensor, state: readonly Tensor[], scalars: Readonly<Record<string, Tensor>>): ParameterUpdate;
+  update(g: Graph, p: Tensor, grad: Tensor, state: readonly Tensor[], context: UpdateContext): ParameterUpdate;
+}
+
+/** What an update knows besides the tensors. */
+export interface UpdateContext {
+  /** The optimizer group of the parameters (e.g. 'weight', 'bias'). */
+  group: string;
+  /** The optimizer's scalar inputs by name (see {@link Optimizer.scalars}). */
+  scalars: Readonly<Record<string, Tensor>>;
 }
 
 /** The graph input of a parameter's state buffer, e.g. 'conv1.weight.momentum'. */

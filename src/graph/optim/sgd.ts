@@ -1,6 +1,6 @@
 // Stochastic gradient descent with momentum, PyTorch's torch.optim.SGD semantics (dampening 0, no Nesterov).
 import type { Graph } from '../builder.js';
-import type { Parameter, Tensor } from '../types.js';
+import type { Tensor } from '../types.js';
 import type { Optimizer, ParameterUpdate } from './optimizer.js';
 
 /** Options of {@link SGD}. */
@@ -29,7 +29,7 @@ export class SGD implements Optimizer {
     if (!(this.weightDecay >= 0)) throw new Error(`SGD: weightDecay must be >= 0, got ${this.weightDecay}`);
   }
 
-  update(g: Graph, p: Parameter, grad: Tensor, [buf]: readonly Tensor[]): ParameterUpdate {
+  update(g: Graph, p: Tensor, grad: Tensor, [buf]: readonly Tensor[]): ParameterUpdate {
     const d = this.weightDecay ? g.add(grad, g.mul(p, this.weightDecay)) : grad;
     const next = this.momentum ? g.add(g.mul(buf!, this.momentum), d) : g.identity(d);
     return { state: [next], direction: next };
