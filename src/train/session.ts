@@ -43,6 +43,9 @@ export interface StepSessionOptions {
   threads?: number;
   /** Autodiff settings (convolution gradient formulations). Default: the measured choices. */
   gradients?: GradientOptions;
+  /** Parameters of up to this many elements are updated together, one flat update per group (0: one update per
+   *  parameter). Default: TrainingSession's. */
+  flattenBelow?: number;
 }
 
 /** A training step session for an SSD network. */
@@ -74,6 +77,7 @@ export class StepSession {
       clipGradNorm: opts.clipGradNorm,
       threads: opts.threads,
       gradients: opts.gradients,
+      ...(opts.flattenBelow !== undefined ? { flattenBelow: opts.flattenBelow } : {}),
     });
     return new StepSession(session, network, batch);
   }
