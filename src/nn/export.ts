@@ -19,7 +19,7 @@ export interface ExportableModel {
   /** The float32 weights (not read when `onnx` is given). */
   readonly weights: Weights;
   /** The model's raw network as an ONNX file (input `images`, outputs `locs` and `scores`), when it runs one. */
-  readonly onnx?: { readonly bytes: Uint8Array } | undefined;
+  readonly onnx?: { readonly bytes: Uint8Array; readonly precision: 'int8' | 'float32' } | undefined;
 }
 
 /** Options of {@link exportOnnx}. */

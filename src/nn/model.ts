@@ -142,13 +142,7 @@ export class SSD {
     if (metadata[ONNX_OUTPUTS_KEY] === 'detections') {
       throw new Error(`${name}: the model was exported with its post-processing (ssd export --with-postprocess: outputs boxes, labels, scores, num_detections); SSD.load runs files of raw outputs: export without --with-postprocess, or run this one with onnxruntime directly`);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${name}: metadata '${ONNX_CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
-    }
-    const config = validateConfig(parsed, `${name}: model config`);
+    const config = parseConfig(text, name);
     const { width, height } = config.inputSize;
     const input = file.inputs.length === 1 ? file.inputs[0]! : undefined;
     const [, c, h, w] = input?.dims ?? [];
@@ -169,13 +163,7 @@ export class SSD {
   private static fromFile(file: ReturnType<typeof readSafetensors>, name: string, options: LoadOptions): SSD {
     const text = file.metadata[CONFIG_KEY];
     if (text === undefined) throw new Error(`${name}: not an ssd-ts model file (no '${CONFIG_KEY}' in the safetensors metadata)`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
-    }
-    const config = validateConfig(parsed, `${name}: model config`);
+    const config = parseConfig(text, name);
     const checkpoint = file.metadata[TRAIN_STATE_KEY] !== undefined;
     const weights = new Map<string, Float32Array>();
     for (const [key, t] of file.tensors) {
@@ -338,6 +326,17 @@ export class SSD {
     this.runner = undefined;
     if (r) await (await r).release();
   }
+}
+
+/** The model config held as JSON in a model file's metadata (`ssd.config`, the same key in safetensors and ONNX). */
+function parseConfig(text: string, name: string): ModelConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
+  }
+  return validateConfig(parsed, `${name}: model config`);
 }
 
 /** Interleaved 8-bit pixels (1 or 3+ channels) -> normalised float32 CHW planes. */
