@@ -164,6 +164,10 @@ test('the page runs an int8 model (ssd quantize) in the browser, draws the serve
     };
     const model = (await (await fetch(`${servers[0]!.url}/model.json`)).json()) as { precision: string };
     assert.equal(model.precision, 'int8');
+    // What the page loads into onnxruntime-web: the int8 network (its QDQ pairs) for one, float32 for the other.
+    const served = await Promise.all(servers.map(async (s) => Buffer.from(await (await fetch(`${s.url}/model.onnx`)).arrayBuffer())));
+    assert.ok(served[0]!.includes('DequantizeLinear') && !served[1]!.includes('DequantizeLinear'), 'the int8 server hands the page its QDQ network');
+    assert.ok(served[0]!.byteLength < 0.5 * served[1]!.byteLength, `int8 ${served[0]!.byteLength} bytes, float32 ${served[1]!.byteLength}`);
     const want = ((await (await fetch(`${servers[0]!.url}/v1/detect`, { method: 'POST', body: picture })).json()) as DetectResponse).detections;
     assert.ok(want.length > 0, 'the picture must give detections to compare');
     const inBrowser = await timed(servers[0]!.url, 7);
