@@ -30,12 +30,14 @@ export class TensorObserver {
   /** Pass 1: the extremes. */
   observeRange(x: Float32Array): void {
     let lo = this.min, hi = this.max;
+    let nan = false;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
+      if (v !== v) nan = true; // NaN fails both comparisons above
     }
-    if (Number.isNaN(lo) || Number.isNaN(hi)) throw new Error('calibration: the network gave NaN');
+    if (nan) throw new Error('calibration: the network gave NaN');
     this.min = lo;
     this.max = hi;
   }

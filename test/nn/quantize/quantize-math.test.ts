@@ -17,6 +17,7 @@ import {
   roundHalfEven,
 } from '../../../src/nn/quantize/quantize-math.js';
 import { Random } from '../../../src/data/random.js';
+import { TensorObserver } from '../../../src/nn/quantize/observers.js';
 
 test('rounding is half to even, as QuantizeLinear rounds', () => {
   assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, 2.6, -2.6].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2, 3, -3]);
@@ -116,4 +117,12 @@ test('biases: int32 at input scale times weight scale, within half a step; a lar
   const hb = quantizeBias(huge, 1e-4, q.scales);
   assert.ok(Math.abs(hb.values[0]!) <= 2 ** 30 * (1 + 1e-6), `fits half of int32: ${hb.values[0]}`);
   assert.ok(Math.abs(hb.values[0]! * hb.scales[0]! - 1e6) / 1e6 < 1e-6);
+});
+
+test('calibration observes the extremes and refuses a NaN activation', () => {
+  const o = new TensorObserver();
+  o.observeRange(Float32Array.of(5));
+  o.observeRange(Float32Array.of(-2, 3));
+  assert.deepEqual([o.min, o.max], [-2, 5]);
+  assert.throws(() => new TensorObserver().observeRange(Float32Array.of(1, Number.NaN, 2)), /calibration: the network gave NaN/);
 });
