@@ -3,12 +3,14 @@
 // `ssd-ts/nn`, `ssd-ts/train`, `ssd-ts/data`, `ssd-ts/eval`, `ssd-ts/boxes`, `ssd-ts/graph`, `ssd-ts/io`,
 // `ssd-ts/serve`, `ssd-ts/draw`, `ssd-ts/demo`.
 export { SSD } from './nn/model.js';
-export type { Detection, DetectOptions, ImageInput, LoadOptions, PreparedImage } from './nn/model.js';
+export type { Detection, DetectOptions, ImageInput, LoadOptions, OnnxModelSource, PreparedImage } from './nn/model.js';
 export { MODELS, modelConfig } from './nn/models/index.js';
 export type { ModelOptions } from './nn/models/index.js';
 export type { ModelConfig } from './nn/config.js';
 export { exportOnnx, exportOnnxFile } from './nn/export.js';
 export type { ExportOptions } from './nn/export.js';
+export { quantizeModel, quantizeModelFile } from './nn/quantize/index.js';
+export type { QuantizeOptions, QuantizeFileOptions, QuantizeResult } from './nn/quantize/index.js';
 export { train } from './train/trainer.js';
 export type { TrainResult } from './train/trainer.js';
 export type { TrainOptions } from './train/options.js';

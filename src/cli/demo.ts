@@ -5,6 +5,7 @@ import { runDemo } from '../demo/demo.js';
 
 const flags: FlagSpec = {
   minutes: { type: 'string' },
+  model: { type: 'string' },
   out: { type: 'string' },
   images: { type: 'string' },
   batch: { type: 'string' },
@@ -27,6 +28,7 @@ of them and writes:
   <out>/shapes/            the data set (kept: a second run reuses it)
 
   --minutes <M>    training time budget (default 10)
+  --model <name>   model of the family to train (default ssd-tiny; ssd models lists them)
   --out <dir>      output folder (default runs/demo)
   --images <N>     scenes to generate, 80/10/10 train/val/test (default 3000)
   --batch <N>      images per step (default 8)
@@ -54,6 +56,7 @@ export const command: Command = {
     };
     await runDemo({
       minutes: opt('minutes', 0.01),
+      model: stringFlag(a, 'model'),
       out: stringFlag(a, 'out'),
       images: int('images', 20),
       batch: int('batch', 1),

@@ -14,6 +14,7 @@ const verbs: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import('./demo.js'),
   import: () => import('./import.js'),
   bench: () => import('./bench.js'),
+  quantize: () => import('./quantize.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -160,7 +160,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const annotated = await drawSome(model, test, join(out, 'detections'), options.showImages ?? 8);
     const reportPath = join(out, 'report.html');
     writeDemoReport(reportPath, {
-      title: 'ssd-ts demo: ssd-tiny on generated shapes',
+      title: `ssd-ts demo: ${name} on generated shapes`,
       records: readMetricsLog(metricsPath),
       evaluation,
       evaluationStep: trained.steps,

@@ -22,3 +22,4 @@ export { InferenceRunner, sessionOptions, collectGarbage } from './runtime.js';
 export type { RuntimeOptions } from './runtime.js';
 export { TrainingSession } from './training-session.js';
 export type { TrainingOptions } from './training-session.js';
+export { GraphEditor, decodeModel, encodeModel, modelMetadata, floatValues, initializer, int64, tensorDims, TensorType } from './onnx-edit.js';

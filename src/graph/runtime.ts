@@ -76,7 +76,7 @@ export function checkFeeds(g: GraphSignature, feeds: Record<string, TensorData>,
 /** Forward inference: the parameters are baked into the model as initializers; feeds and results by name. */
 export class InferenceRunner {
   private constructor(
-    readonly graph: Graph,
+    readonly graph: GraphSignature,
     readonly session: ort.InferenceSession,
   ) {}
 
@@ -89,6 +89,21 @@ export class InferenceRunner {
     return new InferenceRunner(g, session);
   }
 
+  /**
+   * Opens a session on a finished ONNX model (a file ssd-ts did not build, or one rewritten after building, such
+   * as an int8 model); `signature` names its inputs, against which feeds are checked.
+   */
+  static async fromBytes(bytes: Uint8Array, signature: GraphSignature, opts: RuntimeOptions & { optimizedModelFile?: string; profileFilePrefix?: string } = {}): Promise<InferenceRunner> {
+    const options = sessionOptions(opts, 'inference');
+    if (opts.optimizedModelFile !== undefined) options.optimizedModelFilePath = opts.optimizedModelFile;
+    if (opts.profileFilePrefix !== undefined) {
+      options.enableProfiling = true;
+      options.profileFilePrefix = opts.profileFilePrefix;
+    }
+    const session = await ort.InferenceSession.create(bytes, options);
+    return new InferenceRunner(signature, session);
+  }
+
   /** Runs the graph; returns every declared output by name. */
   async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
     checkFeeds(this.graph, feeds);
@@ -98,6 +113,11 @@ export class InferenceRunner {
     const result: Record<string, TensorData> = {};
     for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v as ort.Tensor);
     return result;
+  }
+
+  /** Ends profiling of a session opened with `profileFilePrefix`: the runtime writes `<prefix>_<time>.json`. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   /** Releases the native session. */

@@ -1,7 +1,10 @@
 // The public names of src/io (`ssd-ts/io`): file formats only - safetensors, PyTorch's zip and pickle files,
-// float16, images (bounded decoding).
+// ONNX model files, float16, images (bounded decoding), atomic writes.
 export { readSafetensors, writeSafetensors, encodeSafetensors } from './safetensors.js';
 export type { SafetensorsFile, TensorToWrite, Tensor as SafetensorsTensor, ReadSafetensorsOptions } from './safetensors.js';
+export { readOnnxModelFile } from './onnx-file.js';
+export type { OnnxModelFile, OnnxValueInfo, ReadOnnxOptions } from './onnx-file.js';
+export { writeFileAtomic } from './atomic-write.js';
 export { readModelFile, detectModelFileKind, describeModelFileKind, DEFAULT_MAX_MODEL_FILE_BYTES } from './file-kind.js';
 export type { ModelFile, ModelFileKind, ModelFileOptions } from './file-kind.js';
 export { findNonFinite, describeNonFinite, assertFiniteWeights, type NonFiniteValue } from './non-finite.js';

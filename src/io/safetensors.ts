@@ -2,9 +2,7 @@
 // a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}}, then the
 // raw little-endian tensor bytes. Files come from anywhere, so the reader trusts nothing in the header: every
 // offset, shape and size is checked against the file before a byte of tensor data is read.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from './atomic-write.js';
 import { decodeBFloat16, decodeFloat16, floatToHalf } from './float16.js';
 import { detectModelFileKind, MAX_SAFETENSORS_HEADER_BYTES, readModelFile, wrongKindError, type ModelFileKind, type ModelFileOptions } from './file-kind.js';
 
@@ -61,7 +59,7 @@ export interface ReadSafetensorsOptions extends ModelFileOptions {
 function insteadOfSafetensors(kind: ModelFileKind): string {
   switch (kind) {
     case 'onnx':
-      return 'ssd-ts reads weights from safetensors model files; give the .safetensors file the ONNX model was exported from';
+      return 'an ONNX model runs as it is (SSD.load; --weights of ssd detect, eval and serve), but weights to train, export or quantize are read from safetensors model files; give the .safetensors file the ONNX model was made from';
     case 'torch-zip':
     case 'torch-pickle':
     case 'torch-tar':
@@ -252,22 +250,5 @@ export function writeSafetensors(
   tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>,
   metadata: Record<string, string> = {},
 ): void {
-  const chunks = layout(tensors, metadata);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'w');
-  let open = true;
-  try {
-    for (const c of chunks) {
-      let written = 0;
-      while (written < c.byteLength) written += writeSync(fd, c, written, c.byteLength - written);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    open = false;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (open) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, layout(tensors, metadata));
 }

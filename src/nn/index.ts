@@ -1,7 +1,7 @@
 // The public names of src/nn (`ssd-ts/nn`): the SSD network and its parts, the model family, the MultiBox loss,
-// layers, model files, PyTorch import and ONNX export.
+// layers, model files, PyTorch import, ONNX export and int8 quantization.
 export { SSD, CONFIG_KEY, FORMAT_KEY } from './model.js';
-export type { Detection, DetectOptions, ImageInput, LoadOptions, PreparedImage } from './model.js';
+export type { Detection, DetectOptions, ImageInput, LoadOptions, OnnxModelSource, PreparedImage } from './model.js';
 export { validateConfig, MAX_INPUT_SIDE } from './config.js';
 export type { ModelConfig } from './config.js';
 export { MODELS, modelEntry, modelConfig, buildNetwork } from './models/index.js';
@@ -39,8 +39,9 @@ export { calibrateBatchNorm, completeWeights } from './calibrate.js';
 export type { ImageBatch } from './calibrate.js';
 export { modelStats, graphMacs, familyStats } from './stats.js';
 export type { ModelStats, FamilyRow } from './stats.js';
-export { exportOnnx, exportOnnxFile, ONNX_CONFIG_KEY, ONNX_OUTPUTS_KEY } from './export.js';
+export { exportOnnx, exportOnnxFile, ONNX_CONFIG_KEY, ONNX_OUTPUTS_KEY, ONNX_PRECISION_KEY } from './export.js';
 export type { ExportOptions, ExportableModel } from './export.js';
 export { appendPostprocess } from './postprocess-graph.js';
 export type { PostprocessOptions } from './postprocess-graph.js';
 export * from './import/index.js';
+export * from './quantize/index.js';

@@ -1,13 +1,19 @@
 // A detector ready to use: a network, its weights and its config, saved to and loaded from one safetensors file,
-// and `detect` that goes from an image file to labelled boxes in the image's pixels.
+// and `detect` that goes from an image file to labelled boxes in the image's pixels. A model can also run an ONNX
+// file as it is (an int8 model from `ssd quantize`, or a raw `ssd export`): same preparation, post-processing and
+// API, but no float32 weights to read, change or train.
 import { BoxCoder } from '../boxes/coder.js';
 import { DetectionPostprocessor } from '../boxes/detect.js';
 import { generatePriors } from '../boxes/priors.js';
 import { InferenceRunner, type RuntimeOptions } from '../graph/index.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { detectModelFileKind, readModelFile } from '../io/file-kind.js';
 import { decodeResized, resizePixels, type ImageReadOptions } from '../io/image.js';
 import { assertFiniteWeights } from '../io/non-finite.js';
+import { readOnnxModelFile, type OnnxModelFile } from '../io/onnx-file.js';
 import { encodeSafetensors, readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { validateConfig, type ModelConfig } from './config.js';
+import { ONNX_CONFIG_KEY, ONNX_OUTPUTS_KEY, ONNX_PRECISION_KEY } from './export.js';
 import { initWeights, type Weights } from './layers.js';
 import { buildNetwork, modelConfig } from './models/index.js';
 import type { SSDNetwork } from './ssd.js';
@@ -54,6 +60,17 @@ export interface LoadOptions {
   threads?: number;
 }
 
+/**
+ * The ONNX file a model runs as it is (SSD.load of a .onnx file): its bytes, name and metadata, and whether it
+ * computes in int8 (QuantizeLinear / DequantizeLinear around its layers) or float32.
+ */
+export interface OnnxModelSource {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly precision: 'int8' | 'float32';
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
 /** A prepared network input: normalised float32 CHW planes, and the size of the image it came from. */
 export interface PreparedImage {
   /** (3, H, W) at the model's input size, (pixel/255 - mean) / std. */
@@ -68,18 +85,26 @@ export interface PreparedImage {
  */
 export class SSD {
   readonly config: ModelConfig;
+  /** The network the config describes (its parameters, priors and graphs); an ONNX-backed model runs `onnx` instead. */
   readonly network: SSDNetwork;
   /** Runtime settings for inference sessions. */
   readonly runtime: RuntimeOptions;
+  /**
+   * The ONNX file this model runs, when it was loaded from one (`SSD.load('m.int8.onnx')`); undefined for a model
+   * of float32 weights. Such a model detects, prepares, predicts, post-processes, serves and exports like any
+   * other, but has no weights: `weights` and `setWeights` throw, and `save` / `toBytes` give the ONNX file as loaded.
+   */
+  readonly onnx: OnnxModelSource | undefined;
   private params: Map<string, Float32Array>;
   private runner: Promise<InferenceRunner> | undefined;
   private postprocessor: DetectionPostprocessor | undefined;
 
-  private constructor(config: ModelConfig, weights: Map<string, Float32Array>, options: LoadOptions) {
+  private constructor(config: ModelConfig, source: Map<string, Float32Array> | OnnxModelSource, options: LoadOptions) {
     this.config = config;
     this.network = buildNetwork(config);
     this.runtime = options.threads === undefined ? {} : { threads: options.threads };
-    this.params = checkWeights(this.network, weights, 'weights');
+    this.onnx = source instanceof Map ? undefined : source;
+    this.params = source instanceof Map ? checkWeights(this.network, source, 'weights') : new Map();
   }
 
   /** A new model for `config` (default: SSD300 for the 20 VOC classes), weights initialised from `seed`. */
@@ -90,29 +115,55 @@ export class SSD {
   }
 
   /**
-   * Reads a model file written by {@link SSD.save} (safetensors, config in the metadata), or a training
-   * checkpoint (e.g. runs/<name>/last.safetensors): its `optimizer/...` tensors are left out.
+   * Reads a model file written by {@link SSD.save} (safetensors, config in the metadata), a training checkpoint
+   * (e.g. runs/<name>/last.safetensors: its `optimizer/...` tensors are left out), or an ONNX file that `ssd
+   * quantize` or `ssd export` (raw outputs) wrote, which the model then runs as it is (see {@link SSD.onnx}).
    */
   static async load(file: string, options: LoadOptions = {}): Promise<SSD> {
-    return SSD.fromFile(readSafetensors(file), file, options);
+    const { bytes, kind } = readModelFile(file);
+    return kind === 'onnx' ? SSD.fromOnnx(readOnnxModelFile(bytes, { name: file }), options) : SSD.fromFile(readSafetensors(bytes, { name: file }), file, options);
   }
 
-  /** Reads a model from the bytes of a model file; `name` is used in error messages. */
+  /** Reads a model from the bytes of a model file (safetensors or ONNX); `name` is used in error messages. */
   static fromBytes(bytes: Uint8Array, options: LoadOptions & { name?: string } = {}): SSD {
     const name = options.name ?? '<buffer>';
+    if (detectModelFileKind(bytes.subarray(0, 65536), bytes.byteLength) === 'onnx') return SSD.fromOnnx(readOnnxModelFile(bytes, { name }), options);
     return SSD.fromFile(readSafetensors(bytes, { name }), name, options);
+  }
+
+  /**
+   * A model that runs an ONNX file of ssd-ts (config in its metadata under `ssd.config`, input `images`, raw
+   * outputs `locs` and `scores`). Errors name the file and say what it holds instead.
+   */
+  private static fromOnnx(file: OnnxModelFile, options: LoadOptions): SSD {
+    const { name, metadata } = file;
+    const text = metadata[ONNX_CONFIG_KEY];
+    if (text === undefined) throw new Error(`${name}: not an ssd-ts ONNX model (no '${ONNX_CONFIG_KEY}' in its metadata); SSD.load runs the ONNX files that ssd quantize and ssd export write`);
+    if (metadata[ONNX_OUTPUTS_KEY] === 'detections') {
+      throw new Error(`${name}: the model was exported with its post-processing (ssd export --with-postprocess: outputs boxes, labels, scores, num_detections); SSD.load runs files of raw outputs: export without --with-postprocess, or run this one with onnxruntime directly`);
+    }
+    const config = parseConfig(text, name);
+    const { width, height } = config.inputSize;
+    const input = file.inputs.length === 1 ? file.inputs[0]! : undefined;
+    const [, c, h, w] = input?.dims ?? [];
+    if (!input || input.name !== 'images' || input.elemType !== 1 || input.dims.length !== 4 || c !== 3 || h !== height || w !== width) {
+      const have = file.inputs.map((i) => `'${i.name}' [${i.dims}]`).join(', ') || 'none';
+      throw new Error(`${name}: an ssd-ts model takes one input 'images' float32 [N, 3, ${height}, ${width}] (its config's input size); this file's inputs: ${have}`);
+    }
+    const outputs = file.outputs.map((o) => o.name);
+    if (!outputs.includes('locs') || !outputs.includes('scores')) throw new Error(`${name}: an ssd-ts model gives outputs 'locs' and 'scores'; this file gives ${outputs.map((o) => `'${o}'`).join(', ')}`);
+    const precision = metadata[ONNX_PRECISION_KEY] === 'int8' || file.quantizeNodes > 0 ? 'int8' : 'float32';
+    try {
+      return new SSD(config, { name, bytes: file.bytes, precision, metadata }, options);
+    } catch (e) {
+      throw new Error(`${name}: model config: ${(e as Error).message}`);
+    }
   }
 
   private static fromFile(file: ReturnType<typeof readSafetensors>, name: string, options: LoadOptions): SSD {
     const text = file.metadata[CONFIG_KEY];
     if (text === undefined) throw new Error(`${name}: not an ssd-ts model file (no '${CONFIG_KEY}' in the safetensors metadata)`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
-    }
-    const config = validateConfig(parsed, `${name}: model config`);
+    const config = parseConfig(text, name);
     const checkpoint = file.metadata[TRAIN_STATE_KEY] !== undefined;
     const weights = new Map<string, Float32Array>();
     for (const [key, t] of file.tensors) {
@@ -136,27 +187,47 @@ export class SSD {
     return new SSD(config, weights, options);
   }
 
-  /** The weights by parameter name (the reference state_dict keys), in parameter order. Do not modify. */
+  /**
+   * The weights by parameter name (the reference state_dict keys), in parameter order. Do not modify. A model
+   * that runs an ONNX file has none: reading them throws, naming the file.
+   */
   get weights(): Weights {
+    if (this.onnx) throw this.noWeights('has no float32 weights to read');
     return this.params;
   }
 
-  /** Replaces the weights (e.g. after training steps); every parameter must be given with its shape. */
+  /** Replaces the weights (e.g. after training steps); every parameter must be given with its shape. Throws for a model that runs an ONNX file. */
   setWeights(weights: Weights): void {
+    if (this.onnx) throw this.noWeights('has no float32 weights to replace');
     this.params = checkWeights(this.network, weights, 'setWeights');
     void this.dispose();
   }
 
-  /** The model file's bytes: every weight as F32 (or F16 with `half`), the config as JSON metadata. */
+  private noWeights(what: string): Error {
+    const o = this.onnx!;
+    return new Error(`${o.name} is ${o.precision === 'int8' ? 'an int8' : 'a float32'} ONNX model and ${what}; to train, export or quantize, load the .safetensors model file it was made from`);
+  }
+
+  /**
+   * The model file's bytes: every weight as F32 (or F16 with `half`), the config as JSON metadata. A model that
+   * runs an ONNX file gives that file's bytes (`half` is refused).
+   */
   toBytes(options: { half?: boolean } = {}): Uint8Array {
+    if (this.onnx) return this.onnxBytes(options);
     const { tensors, metadata } = this.serialisable(options.half ?? false);
     return encodeSafetensors(tensors, metadata);
   }
 
-  /** Writes the model file atomically (temporary file, flush, rename). */
+  /** Writes the model file atomically (temporary file, flush, rename): safetensors, or the ONNX file it runs. */
   save(file: string, options: { half?: boolean } = {}): void {
+    if (this.onnx) return writeFileAtomic(file, this.onnxBytes(options));
     const { tensors, metadata } = this.serialisable(options.half ?? false);
     writeSafetensors(file, tensors, metadata);
+  }
+
+  private onnxBytes(options: { half?: boolean }): Uint8Array {
+    if (options.half) throw this.noWeights('cannot be stored as float16');
+    return this.onnx!.bytes;
   }
 
   private serialisable(half: boolean): { tensors: Map<string, TensorToWrite>; metadata: Record<string, string> } {
@@ -240,8 +311,12 @@ export class SSD {
     return this.runner;
   }
 
-  /** The detection graph (batch norm on its running statistics). */
+  /** The detection graph (batch norm on its running statistics), or the ONNX file the model runs. */
   private openSession(): Promise<InferenceRunner> {
+    if (this.onnx) {
+      const { width, height } = this.config.inputSize;
+      return InferenceRunner.fromBytes(this.onnx.bytes, { name: this.onnx.name, inputs: [{ name: 'images', dtype: 'float32', shape: ['N', 3, height, width] }] }, this.runtime);
+    }
     return InferenceRunner.create(this.network.forwardGraph(this.params).graph, this.params, this.runtime);
   }
 
@@ -251,6 +326,17 @@ export class SSD {
     this.runner = undefined;
     if (r) await (await r).release();
   }
+}
+
+/** The model config held as JSON in a model file's metadata (`ssd.config`, the same key in safetensors and ONNX). */
+function parseConfig(text: string, name: string): ModelConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${name}: metadata '${CONFIG_KEY}' is not JSON: ${(e as Error).message}`);
+  }
+  return validateConfig(parsed, `${name}: model config`);
 }
 
 /** Interleaved 8-bit pixels (1 or 3+ channels) -> normalised float32 CHW planes. */

@@ -264,7 +264,7 @@ export class DetectionServer {
       if (path === '/healthz') return this.health(res);
       if (path === '/model.json') {
         const c = this.detector.config;
-        return this.send(res, 200, { classNames: c.classNames, inputSize: c.inputSize, normalization: c.normalization, defaults: this.defaults });
+        return this.send(res, 200, { classNames: c.classNames, inputSize: c.inputSize, normalization: c.normalization, precision: this.detector.onnx?.precision ?? 'float32', defaults: this.defaults });
       }
       if (path === '/model.onnx') {
         this.modelOnnx ??= Promise.resolve().then(() => exportOnnx(this.detector, { withPostprocess: true, overridable: true, ...this.defaults }));

@@ -10,5 +10,7 @@ test('ssd bench names the bad flag and the value', async () => {
   await assert.rejects(command.run(['--threads', '1.5']), (e: unknown) => e instanceof UsageError && /--threads must be a whole number, got '1.5'/.test(e.message));
   await assert.rejects(command.run(['--steps', '1']), (e: unknown) => e instanceof UsageError && /--steps/.test(e.message));
   await assert.rejects(command.run(['--frobnicate']), (e: unknown) => e instanceof UsageError && /ssd bench: .*frobnicate/.test(e.message));
+  await assert.rejects(command.run(['--exclude', 'base.conv1_1']), (e: unknown) => e instanceof UsageError && /--exclude goes with --int8/.test(e.message));
   assert.match(command.help, /inference_s_per_image/);
+  assert.match(command.help, /fp32_inference_s_per_image/);
 });

@@ -52,7 +52,7 @@ test('the kind of a file is told from its first bytes: files written by each too
 test('an ONNX or PyTorch file given as a safetensors model file says what it is and what to give instead', () => {
   assert.throws(
     () => readSafetensors(onnxFixture),
-    new RegExp(`^Error: ${escape(onnxFixture)} is an ONNX model file, not a safetensors model file: ssd-ts reads weights from safetensors model files; give the \\.safetensors file the ONNX model was exported from$`),
+    new RegExp(`^Error: ${escape(onnxFixture)} is an ONNX model file, not a safetensors model file: an ONNX model runs as it is \\(SSD\\.load; --weights of ssd detect, eval and serve\\), but weights to train, export or quantize are read from safetensors model files; give the \\.safetensors file the ONNX model was made from$`),
   );
   assert.throws(
     () => readSafetensors(torchFixture('tensors_zip.pth')),

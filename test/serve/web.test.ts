@@ -116,3 +116,72 @@ test('the page runs the model in the browser and draws the server\'s detections;
     await browser.close();
   }
 });
+
+test('the page runs an int8 model (ssd quantize) in the browser, draws the server\'s int8 detections, and times it against float32', { skip, timeout: 120_000 }, async (t) => {
+  const { SSD } = await import('../../src/nn/model.js');
+  const { modelConfig } = await import('../../src/nn/models/index.js');
+  const { quantizeModel } = await import('../../src/nn/quantize/quantize.js');
+  const { initWeights } = await import('../../src/nn/layers.js');
+  const { buildNetwork } = await import('../../src/nn/models/index.js');
+  const config = modelConfig('ssd-tiny', ['yellow', 'red'], { inputSize: 192 });
+  const weights = initWeights(buildNetwork(config).parameters(), 5);
+  // Sharpen the class logits, as TinyDetector does, so that random weights give confident detections.
+  for (const [k, v] of weights) if (k.startsWith('head.cl_') && k.endsWith('.weight')) for (let i = 0; i < v.length; i++) v[i] *= 4;
+  const fp32 = SSD.create(config, { weights });
+  // The picture at the input size, so that the browser's resize and the server's are the identity.
+  const picture = await sharp(png).resize(192, 192, { kernel: 'nearest' }).png().toBuffer();
+  const variants = [picture, await sharp(picture).flop().png().toBuffer(), await sharp(picture).negate().png().toBuffer()];
+  const calibration = { count: variants.length, get: async (i: number) => (await fp32.prepare(new Uint8Array(variants[i]!))).data };
+  const int8 = SSD.fromBytes((await quantizeModel(fp32, calibration)).bytes, { name: 'tiny.int8.onnx' });
+  const servers = await Promise.all([int8, fp32].map((m) => serve(m, { port: 0, host: '127.0.0.1', defaults: { minScore: 0.3 }, log: null })));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const warnings: string[] = [];
+    page.on('console', (m) => void (m.type() === 'warning' && warnings.push(m.text())));
+    /** Detects in the picture `runs` times on a server's page; the last detections and the median inference time. */
+    const timed = async (base: string, runs: number) => {
+      await page.goto(base + '/');
+      await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+      assert.equal(await page.getAttribute('#status', 'data-backend'), 'browser', `the page fell back to the server: ${warnings.join('; ')}`);
+      const times: number[] = [];
+      let drawn: Drawn[] = [];
+      for (let i = 0; i < runs; i++) {
+        await page.setInputFiles('#file', { name: `picture${i}.png`, mimeType: 'image/png', buffer: picture });
+        await page.waitForSelector(`#status[data-state="done"]:has-text("picture${i}.png")`, { timeout: 20_000 });
+        times.push(Number(await page.getAttribute('#timing', 'data-inference-ms')));
+        drawn = await page.$$eval('#detections li', (lis) =>
+          lis.map((li) => {
+            const d = (li as unknown as { dataset: Record<string, string | undefined> }).dataset;
+            return { label: d.label!, score: Number(d.score), box: { xmin: Number(d.xmin), ymin: Number(d.ymin), xmax: Number(d.xmax), ymax: Number(d.ymax) } };
+          }),
+        );
+      }
+      return { drawn, ms: times.sort((a, b) => a - b)[Math.floor(runs / 2)]! };
+    };
+    const model = (await (await fetch(`${servers[0]!.url}/model.json`)).json()) as { precision: string };
+    assert.equal(model.precision, 'int8');
+    // What the page loads into onnxruntime-web: the int8 network (its QDQ pairs) for one, float32 for the other.
+    const served = await Promise.all(servers.map(async (s) => Buffer.from(await (await fetch(`${s.url}/model.onnx`)).arrayBuffer())));
+    assert.ok(served[0]!.includes('DequantizeLinear') && !served[1]!.includes('DequantizeLinear'), 'the int8 server hands the page its QDQ network');
+    assert.ok(served[0]!.byteLength < 0.5 * served[1]!.byteLength, `int8 ${served[0]!.byteLength} bytes, float32 ${served[1]!.byteLength}`);
+    const want = ((await (await fetch(`${servers[0]!.url}/v1/detect`, { method: 'POST', body: picture })).json()) as DetectResponse).detections;
+    assert.ok(want.length > 0, 'the picture must give detections to compare');
+    const inBrowser = await timed(servers[0]!.url, 7);
+    // onnxruntime-web's int8 kernels (WebAssembly) and the native ones may round a quantized value one step
+    // apart here and there: scores within 0.02, boxes within a pixel.
+    assertSame(inBrowser.drawn, want, 'int8 in the browser', { score: 0.02, px: 1 });
+    const float = await timed(servers[1]!.url, 7);
+    t.diagnostic(`ssd-tiny 192 px in Chromium (onnxruntime-web, WebAssembly): int8 ${inBrowser.ms.toFixed(1)} ms, float32 ${float.ms.toFixed(1)} ms per image (median of 7; network and post-processing)`);
+    assert.ok(inBrowser.ms > 0 && float.ms > 0);
+    assert.deepEqual(errors, [], 'no uncaught errors on the page');
+  } finally {
+    await browser.close();
+    for (const s of servers) await s.server.close();
+    await int8.dispose();
+    await fp32.dispose();
+  }
+});
