@@ -10,13 +10,13 @@
 // Node names carry the layer they belong to (`<module>/Conv_12`, `<module>/grad/Mul_345`, see ConvBnAct.build and
 // gradients()); the momentum update's nodes are the training graph's unscoped nodes after the gradients.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { buildTrainingGraph, SGD } from '../src/graph/index.js';
+import { buildTrainingGraph, readProfile, SGD } from '../src/graph/index.js';
 import { HEAD_OUTPUTS } from '../src/nn/heads.js';
 import { initWeights } from '../src/nn/layers.js';
 import { modelEntry } from '../src/nn/models/index.js';
@@ -109,14 +109,6 @@ function blockOf(layer: string): string {
   return i < 0 ? layer : parts.slice(0, i + 1).join('.');
 }
 
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  ts: number;
-  dur: number;
-  args?: { op_name?: string };
-}
-
 const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
 const round = (v: number) => Math.round(v * 1000) / 1000;
 const sorted = (m: Map<string, number>, scale: number) =>
@@ -170,10 +162,8 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
       plainWall.push(performance.now() - t0);
     }
     await plain.release();
-    const file = readdirSync(dir).find((f) => f.startsWith('step') && f.endsWith('.json'));
-    if (!file) throw new Error(`profile-step: ONNX Runtime wrote no profile into ${dir}`);
-    if (values['keep-profile']) copyFileSync(join(dir, file), values['keep-profile']);
-    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[];
+    const { file, events } = readProfile(dir, 'step');
+    if (values['keep-profile']) copyFileSync(file, values['keep-profile']);
 
     const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
     const executors = events.filter((e) => e.name === 'SequentialExecutor::Execute').sort((a, b) => a.ts - b.ts);

@@ -18,8 +18,8 @@ export { SGD, AdamW, stateName, nextName, directionName } from './optim/index.js
 export type { Optimizer, ParameterUpdate, SGDOptions, AdamWOptions } from './optim/index.js';
 export { buildTrainingGraph, buildTrainingGraphWithOutputs, LR_INPUT, GRAD_NORM_OUTPUT } from './training-graph.js';
 export type { TrainingGraphOptions, UpdateUnit } from './training-graph.js';
-export { InferenceRunner, sessionOptions, collectGarbage } from './runtime.js';
-export type { RuntimeOptions } from './runtime.js';
+export { InferenceRunner, sessionOptions, collectGarbage, readProfile } from './runtime.js';
+export type { ProfileEvent, RuntimeOptions } from './runtime.js';
 export { TrainingSession } from './training-session.js';
 export type { TrainingOptions } from './training-session.js';
 export { GraphEditor, decodeModel, encodeModel, modelMetadata, floatValues, initializer, int64, tensorDims, TensorType } from './onnx-edit.js';

@@ -1,6 +1,8 @@
 // Runs graphs on ONNX Runtime (onnxruntime-node): session options, tensors in and out, forward inference with the
 // parameters baked in. Training steps run in training-session.ts.
 import * as ort from 'onnxruntime-node';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Graph } from './builder.js';
@@ -147,4 +149,21 @@ export function collectGarbage(): void {
     }
   }
   gcFunction?.();
+}
+
+/** One event of an ONNX Runtime profile (the Chrome trace format it writes). */
+export interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** The profile ONNX Runtime wrote into `dir` (the one JSON file whose name starts with `prefix`), and its path. */
+export function readProfile(dir: string, prefix = ''): { file: string; events: ProfileEvent[] } {
+  const name = readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith('.json'));
+  if (!name) throw new Error(`profile: ONNX Runtime wrote no profile into ${dir}`);
+  const file = join(dir, name);
+  return { file, events: JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[] };
 }

@@ -4,12 +4,12 @@
 // - the error at each layer's output in the whole int8 model (what the layers before it add), and at the model's
 //   outputs (box offsets, class probabilities);
 // - each layer's time in ONNX Runtime's profile, float32 against int8.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeModel, encodeModel, GraphEditor } from '../../graph/onnx-edit.js';
 import type { onnx } from '../../graph/onnx.js';
-import { InferenceRunner, type RuntimeOptions } from '../../graph/runtime.js';
+import { InferenceRunner, readProfile, type RuntimeOptions } from '../../graph/runtime.js';
 import { imagesSignature, withOutputs, type CalibrationImages, type CalibrationProgress } from './calibrate.js';
 import type { ConvLayer } from './layers.js';
 import { addQdqPair, quantizedConvParameters } from './qdq-writer.js';
@@ -184,15 +184,6 @@ export async function measureModelErrors(
   return { model: new Map([...inModel].map(([k, v]) => [k, v.value])), outputs: { locs: locs.value, probabilities: probabilities.value } };
 }
 
-/** One node event of an ONNX Runtime profile. */
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  ts: number;
-  dur: number;
-  args?: { op_name?: string };
-}
-
 /**
  * Milliseconds per image of each layer and of the whole network, from ONNX Runtime's profile of `runs` runs
  * after `warmup` (the profile's nodes are named after the layer's Conv node or its output tensor; nodes that are
@@ -212,9 +203,7 @@ export async function profileLayers(bytes: Uint8Array, layers: readonly ConvLaye
     } finally {
       await runner.release();
     }
-    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
-    if (!file) throw new Error('profile: ONNX Runtime wrote no profile');
-    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[];
+    const { events } = readProfile(dir);
     const starts = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
     const from = starts[warmup] ?? 0;
     // Longest prefix first: 'conv1_1' must not take the events of 'conv1_10'.
