@@ -118,6 +118,7 @@ export const command: Command = {
   name: 'train',
   summary: 'train an SSD on a VOC, COCO or YOLO dataset',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
     const args = parseVerbArgs('train', argv, flags);
     if (args.positionals.length > 0) throw new UsageError(`ssd train: unexpected argument '${args.positionals[0]}' (see ssd train --help)`);

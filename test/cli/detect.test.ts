@@ -1,85 +1,31 @@
 // `ssd detect`: images and folders in, annotated copies and one JSON file out; unreadable files named and
 // skipped; COCO results (named by file or by a dataset); the command end to end on a real SSD300 model file.
+// The library under it (src/predict) has its own tests in test/predict/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
-import { collectImages, command, detectImages, type DetectReport } from '../../src/cli/detect.js';
+import { command } from '../../src/cli/detect.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { detectionsToCocoResults, readCocoResults } from '../../src/train/coco-results.js';
 import { SSD } from '../../src/nn/model.js';
 import { modelConfig } from '../../src/nn/models/index.js';
+import type { DetectReport } from '../../src/predict/report.js';
 import { pngBomb } from '../io/png-bomb.js';
-import { TinyDetector } from '../serve/tiny-model.js';
+import { writeInputImages } from '../predict/input-images.js';
 
 const fixtureRoot = fileURLToPath(new URL('../fixtures/datasets', import.meta.url));
 
 let dir: string;
-const model = new TinyDetector();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
-  mkdirSync(join(dir, 'in', 'sub'), { recursive: true });
-  const scene = (w: number, h: number) =>
-    sharp({ create: { width: w, height: h, channels: 3, background: { r: 30, g: 110, b: 200 } } }).composite([
-      { input: { create: { width: Math.round(w / 3), height: Math.round(h / 2), channels: 3, background: { r: 240, g: 200, b: 20 } } }, left: Math.round(w / 4), top: Math.round(h / 5) },
-      { input: { create: { width: Math.round(w / 5), height: Math.round(h / 5), channels: 3, background: { r: 250, g: 20, b: 20 } } }, left: Math.round((2 * w) / 3), top: Math.round((2 * h) / 3) },
-    ]);
-  await scene(640, 480).jpeg().toFile(join(dir, 'in', '000000000042.jpg'));
-  await scene(500, 333).jpeg().withMetadata({ orientation: 6 }).toFile(join(dir, 'in', 'rotated.jpg'));
-  await scene(320, 240).grayscale().png().toFile(join(dir, 'in', 'gray.png'));
-  await scene(256, 256).ensureAlpha(0.6).png().toFile(join(dir, 'in', 'sub', 'alpha.png'));
-  await scene(256, 256).png().toFile(join(dir, 'in', 'sub', 'gray.png')); // same base name as another input
-  writeFileSync(join(dir, 'in', 'broken.jpg'), 'not a jpeg');
-  writeFileSync(join(dir, 'in', 'notes.txt'), 'not an image and not taken from a folder');
+  await writeInputImages(dir);
 });
 
-after(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await model.dispose();
-});
-
-test('collectImages: folders recursively by extension, files as given; a missing path is an error naming it', () => {
-  const files = collectImages([join(dir, 'in')]).map((f) => f.slice(dir.length + 1));
-  assert.deepEqual(files, ['in/000000000042.jpg', 'in/broken.jpg', 'in/gray.png', 'in/rotated.jpg', 'in/sub/alpha.png', 'in/sub/gray.png']);
-  assert.deepEqual(collectImages([join(dir, 'in', 'notes.txt')]), [join(dir, 'in', 'notes.txt')]);
-  assert.throws(() => collectImages([join(dir, 'missing.jpg')]), /missing\.jpg' does not exist/);
-});
-
-test('detectImages: every readable image detected as model.detect does, annotated copies written, failures named', async () => {
-  const out = join(dir, 'out-api');
-  const files = collectImages([join(dir, 'in')]);
-  const seen: string[] = [];
-  const { images, failed } = await detectImages(model, files, { outDir: out, minScore: 0.2, batch: 3, onImage: (f) => seen.push(f) });
-  assert.equal(seen.length, files.length, 'onImage for every file');
-  assert.deepEqual(failed.map((f) => f.file), [join(dir, 'in', 'broken.jpg')]);
-  assert.match(failed[0]!.error, /broken\.jpg/);
-  assert.deepEqual(images.map((i) => i.file), files.filter((f) => !f.endsWith('broken.jpg')), 'results in input order');
-  const sizes: Record<string, [number, number]> = { '000000000042.jpg': [640, 480], 'rotated.jpg': [333, 500], 'gray.png': [320, 240], 'alpha.png': [256, 256] };
-  let total = 0;
-  for (const img of images) {
-    const want = await model.detect(img.file, { minScore: 0.2 });
-    assert.equal(img.detections.length, want.length, img.file);
-    // As sets: a batched run may round differently in the last bits, swapping near-equal scores.
-    const used = new Uint8Array(want.length);
-    for (const d of img.detections) {
-      const i = want.findIndex((w, i) => !used[i] && w.label === d.label && Math.abs(w.score - d.score) < 1e-5 && Math.abs(w.box.xmin - d.box.xmin) <= 0.01 && Math.abs(w.box.ymax - d.box.ymax) <= 0.01);
-      assert.ok(i >= 0, `${img.file}: ${JSON.stringify(d)} is not among model.detect's`);
-      used[i] = 1;
-    }
-    total += want.length;
-    const base = img.file.split('/').pop()!;
-    if (sizes[base] && !img.file.includes('sub/gray')) assert.deepEqual([img.width, img.height], sizes[base], `${base} size after EXIF orientation`);
-    const meta = await sharp(join(out, img.annotated)).metadata();
-    assert.deepEqual([meta.width, meta.height], [img.width, img.height], `${img.annotated} has the image's size`);
-  }
-  assert.ok(total > 0, 'the pictures must give detections');
-  assert.deepEqual(images.map((i) => i.annotated).sort(), ['000000000042.jpg', 'alpha.png', 'gray.png', 'gray_1.png', 'rotated.jpg']);
-  assert.equal((await sharp(join(out, 'alpha.png')).metadata()).channels, 4, 'alpha kept');
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('COCO results of plain files: bbox [x, y, w, h], image_id the stem (a number when all digits), category = class index', () => {
   const names = ['background', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'dog'];
