@@ -8,10 +8,63 @@ import type { Detection, DetectOptions, Detector } from '../serve/detector.js';
 import { detectionJson } from './detection-json.js';
 import { findFfmpeg, type Ffmpeg } from './ffmpeg.js';
 import { OutputNames } from './output-names.js';
-import { VideoDecoder } from './video-decoder.js';
+import { VideoDecoder, type DecodedFrame } from './video-decoder.js';
 import { VideoEncoder } from './video-encoder.js';
 import { checkFrameSize, probeVideo, VideoReadError } from './video-probe.js';
 import { LineFile, makeOutDir } from './write-file.js';
+
+/** The rate of the annotated video when neither the header nor the timestamps give one. */
+const DEFAULT_FPS = 25;
+
+/** Frames per second from two neighbouring frames' timestamps (rounded to 1/1000), else {@link DEFAULT_FPS}. */
+function rateOf(t0: number | null, t1: number | null): number {
+  return t0 !== null && t1 !== null && t1 > t0 ? Math.round(1000 / (t1 - t0)) / 1000 : DEFAULT_FPS;
+}
+
+/**
+ * The annotated MP4, opened when its rate is known: the header's average rate, else the first two frames'
+ * timestamps (the first frame waits for the second), else {@link DEFAULT_FPS}.
+ */
+class AnnotatedVideo {
+  private encoder: VideoEncoder | undefined;
+  private held: DecodedFrame | undefined;
+
+  constructor(
+    private readonly ffmpeg: Ffmpeg,
+    private readonly file: string,
+    public fps: number | undefined,
+  ) {}
+
+  /** Appends a frame (drawn on already). */
+  async add(frame: DecodedFrame): Promise<void> {
+    if (this.encoder === undefined) {
+      if (this.fps === undefined && this.held === undefined) {
+        this.held = frame;
+        return;
+      }
+      await this.open(frame, rateOf(this.held?.time ?? null, frame.time));
+    }
+    await this.encoder!.write(frame.pixels);
+  }
+
+  private async open(frame: DecodedFrame, rate: number): Promise<void> {
+    this.fps ??= rate;
+    this.encoder = await VideoEncoder.open(this.ffmpeg, this.file, { width: frame.pixelsWidth, height: frame.pixelsHeight, fps: this.fps });
+    if (this.held !== undefined) await this.encoder.write(this.held.pixels);
+    this.held = undefined;
+  }
+
+  /** Writes what is held and ends the file. */
+  async finish(): Promise<void> {
+    if (this.encoder === undefined) await this.open(this.held!, DEFAULT_FPS);
+    await this.encoder!.finish();
+  }
+
+  /** Stops the encoder and removes its unfinished file. */
+  async abort(): Promise<void> {
+    await this.encoder?.abort();
+  }
+}
 
 /** One video's result in the run's JSON file. */
 export interface VideoResult {
@@ -24,7 +77,7 @@ export interface VideoResult {
   /** Frame size as decoded (rotation applied); boxes are in these pixels. The annotated video is cropped to even sides. */
   width: number;
   height: number;
-  /** Frames per second of the annotated video (the input's rate). */
+  /** Frames per second of the annotated video: the header's average rate, else the first two frames' timestamps'. */
   fps: number;
   /** Frames decoded, and frames detected (every `every`-th). */
   frames: number;
@@ -71,7 +124,6 @@ export async function detectVideo(model: Detector, file: string, options: Detect
   const ffmpeg = options.ffmpeg ?? findFfmpeg();
   const info = await probeVideo(ffmpeg, file);
   checkFrameSize(info, maxPixels, file);
-  const fps = info.fps ?? 25;
   const estimated = info.duration !== undefined && info.fps !== undefined ? Math.max(1, Math.round(info.duration * info.fps)) : undefined;
 
   makeOutDir(options.outDir);
@@ -79,8 +131,8 @@ export async function detectVideo(model: Detector, file: string, options: Detect
   const [jsonName, videoName] = names.take(basename(file, extname(file)), '.detections.jsonl', '.annotated.mp4');
   const size = model.config.inputSize;
   const decoder = new VideoDecoder(ffmpeg, file, { size, every, maxPixels });
+  const annotated = new AnnotatedVideo(ffmpeg, join(options.outDir, videoName!), info.fps);
   let lines: LineFile | undefined;
-  let encoder: VideoEncoder | undefined;
   let first: { width: number; height: number } | undefined;
   let latest: Detection[] = [];
   let frames = 0, detected = 0, objects = 0;
@@ -100,20 +152,19 @@ export async function detectVideo(model: Detector, file: string, options: Detect
         detected++;
         objects += latest.length;
       }
-      encoder ??= await VideoEncoder.open(ffmpeg, join(options.outDir, videoName!), { width: frame.pixelsWidth, height: frame.pixelsHeight, fps });
       drawDetections({ data: frame.pixels, width: frame.pixelsWidth, height: frame.pixelsHeight, channels: 3 }, latest, { classNames: model.config.classNames });
-      await encoder.write(frame.pixels);
+      await annotated.add(frame);
       frames++;
       options.onFrame?.(frames, estimated);
     }
     if (frames === 0) throw new VideoReadError(file, 'the video has no frames');
-    await encoder!.finish();
+    await annotated.finish();
     lines.close();
   } catch (e) {
     await decoder.close();
-    await encoder?.abort();
+    await annotated.abort();
     lines?.abort();
     throw e;
   }
-  return { file, detections: jsonName!, annotated: videoName!, width: first!.width, height: first!.height, fps, frames, detected, every, objects };
+  return { file, detections: jsonName!, annotated: videoName!, width: first!.width, height: first!.height, fps: annotated.fps!, frames, detected, every, objects };
 }

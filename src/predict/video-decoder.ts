@@ -54,6 +54,7 @@ export class VideoDecoder {
   private wake: (() => void) | undefined;
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private next = 0;
+  private nextSmall: Promise<Buffer | null>;
 
   constructor(
     ffmpeg: Ffmpeg,
@@ -62,8 +63,9 @@ export class VideoDecoder {
   ) {
     const { width: W, height: H } = options.size;
     const sample = options.every > 1 ? `select='not(mod(n,${options.every}))',` : '';
-    // bilinear: swscale widens it for downscaling, as sharp's linear kernel does for images.
-    const graph = `[0:v]showinfo,split=2[d][f];[d]${sample}scale=${W}:${H}:flags=bilinear,format=rgb24[small];[f]crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,format=rgb24[full]`;
+    // Converted to RGB once at full size (as a frame extracted to an image file is), then resized with swscale's
+    // bilinear, which widens for downscaling as sharp's linear kernel does: within a level of sharp's resize.
+    const graph = `[0:v]format=rgb24,showinfo,split=2[d][f];[d]${sample}scale=${W}:${H}:flags=bilinear,format=rgb24[small];[f]crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,format=rgb24[full]`;
     const raw = ['-f', 'rawvideo', '-vsync', '0'];
     const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-max_pixels', String(options.maxPixels), '-i', file, '-filter_complex', graph, '-map', '[small]', ...raw, 'pipe:1', '-map', '[full]', ...raw, 'pipe:3'];
     this.child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
@@ -76,6 +78,7 @@ export class VideoDecoder {
     });
     this.small = new FrameReader(this.child.stdio[1] as Readable);
     this.full = new FrameReader(this.child.stdio[3] as Readable);
+    this.nextSmall = this.prefetchSmall();
     const stderr = this.child.stdio[2] as Readable;
     stderr.on('data', (d: Buffer) =>
       this.tail.push(d, (line) => {
@@ -108,16 +111,30 @@ export class VideoDecoder {
     this.next++;
     const pw = info.width - (info.width % 2), ph = info.height - (info.height % 2);
     if (pw === 0 || ph === 0) throw new VideoReadError(this.file, `a frame of ${info.width}x${info.height} pixels is too small to encode`);
-    const pixels = await this.readFrame(this.full, pw * ph * 3, info);
-    const { width: W, height: H } = this.options.size;
-    const small = info.index % this.options.every === 0 ? await this.readFrame(this.small, W * H * 3, info) : undefined;
+    const pixels = await this.readFrame(this.full.read(pw * ph * 3), info);
+    let small: Buffer | undefined;
+    if (info.index % this.options.every === 0) {
+      small = await this.readFrame(this.nextSmall, info);
+      this.nextSmall = this.prefetchSmall();
+    }
     return { index: info.index, time: info.time, width: info.width, height: info.height, pixels, pixelsWidth: pw, pixelsHeight: ph, ...(small ? { small } : {}) };
   }
 
-  private async readFrame(reader: FrameReader, bytes: number, info: FrameInfo): Promise<Buffer> {
+  /**
+   * The next sampled frame at the network's size, read ahead: ffmpeg may write it before the full-size frame
+   * (a pipe holds less than a frame), and waits until it is read, so it is always being read.
+   */
+  private prefetchSmall(): Promise<Buffer | null> {
+    const { width, height } = this.options.size;
+    const p = this.small.read(width * height * 3);
+    p.catch(() => undefined); // Awaited (and its error reported) by read; a decoder closed early never awaits it.
+    return p;
+  }
+
+  private async readFrame(pending: Promise<Buffer | null>, info: FrameInfo): Promise<Buffer> {
     let frame: Buffer | null;
     try {
-      frame = await reader.read(bytes);
+      frame = await pending;
     } catch (e) {
       throw new VideoReadError(this.file, `frame ${info.index}: ${(e as Error).message}; the frame size changed inside the video, or ffmpeg stopped: ${this.tail.reason()}`);
     }

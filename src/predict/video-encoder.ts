@@ -2,7 +2,6 @@
 // made; a full pipe makes the writer wait). H.264 (libx264) where the ffmpeg has it, else MPEG-4 part 2, which every
 // ffmpeg has. The file is written under a temporary name and renamed when complete.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { renameSync, rmSync } from 'node:fs';
 import { runFfmpeg, StderrTail, type Ffmpeg } from './ffmpeg.js';
 import { WriteError, writeFailure, writeHint } from './write-file.js';
@@ -67,7 +66,16 @@ export class VideoEncoder {
     if (frame.length !== this.frameBytes) throw new Error(`video encoder: a frame of ${frame.length} bytes where ${this.frameBytes} are due`);
     const stdin = this.child.stdin!;
     if (this.pipeError === undefined && !stdin.write(frame)) {
-      await Promise.race([once(stdin, 'drain'), once(stdin, 'close'), this.exited]);
+      // Until the pipe drains, or closes because ffmpeg stopped.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stdin.off('drain', done);
+          stdin.off('close', done);
+          resolve();
+        };
+        stdin.on('drain', done);
+        stdin.on('close', done);
+      });
     }
     if (this.pipeError !== undefined || this.child.exitCode !== null) throw await this.failure();
   }

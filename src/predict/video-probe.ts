@@ -10,7 +10,7 @@ export interface VideoInfo {
   /** Frame size as stored (a rotation the file asks for is applied when decoding, and may swap them). */
   width: number;
   height: number;
-  /** Frames per second (the stream's average or base rate), or undefined when the header has none. */
+  /** Frames per second (the stream's average rate), or undefined when the header has none. */
   fps: number | undefined;
   /** Seconds, or undefined when unknown (a live stream, a broken index). */
   duration: number | undefined;
@@ -49,7 +49,8 @@ export function parseVideoInfo(text: string, file: string): VideoInfo {
   const codec = /Video: (\w+)/.exec(stream)![1]!;
   const size = /, (\d+)x(\d+)/.exec(stream);
   if (!size) throw new VideoReadError(file, `the video stream has no frame size (${codec})`);
-  const rate = /, (\d+(?:\.\d+)?)(k?) fps/.exec(stream) ?? /, (\d+(?:\.\d+)?)(k?) tbr/.exec(stream);
+  // Only the average rate ("fps"): "tbr" is often the time base of a variable-rate stream (1k for WebM).
+  const rate = /, (\d+(?:\.\d+)?)(k?) fps/.exec(stream);
   const fps = rate ? Number(rate[1]) * (rate[2] === 'k' ? 1000 : 1) : undefined;
   const d = /Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(text);
   const duration = d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : undefined;
