@@ -86,29 +86,31 @@ examples
   ssd detect --weights runs/voc/best.safetensors traffic.mp4 --every 5 --out runs/traffic
   ssd detect --weights model.safetensors --coco --data coco/annotations/instances_val2017.json --min-score 0.01 --out runs/val`;
 
-/** The inputs named on the command line, or the images of --data's split; with --data, checked to be the dataset's. */
-function inputsOf(positionals: readonly string[], outDir: string, dataset: { data: Dataset; what: string } | undefined): Inputs {
+/**
+ * The inputs named on the command line, or the images of --data's split (checked to be the dataset's), with the
+ * output folder outside them.
+ */
+function inputsOf(positionals: readonly string[], outDir: string, coco: boolean, dataset: { data: Dataset; what: string } | undefined): Inputs {
   let inputs: Inputs;
   try {
-    inputs = positionals.length > 0 ? collectInputs(positionals, { exclude: outDir }) : { images: dataset!.data.samples.map((s) => s.imagePath), videos: [], skipped: [] };
+    // Named paths before the walk (which leaves the output folder out); a dataset's images as listed.
+    if (positionals.length > 0) {
+      checkOutDir(outDir, positionals);
+      inputs = collectInputs(positionals, { exclude: outDir });
+    } else {
+      inputs = { images: dataset!.data.samples.map((s) => s.imagePath), videos: [], skipped: [] };
+      checkOutDir(outDir, inputs.images);
+    }
   } catch (e) {
-    if (e instanceof InputPathError) throw new UsageError(`ssd detect: ${e.message}`);
+    if (e instanceof InputPathError || e instanceof UnsafeOutDirError) throw new UsageError(`ssd detect: ${e.message}`);
     throw e;
   }
   if (inputs.images.length + inputs.videos.length === 0) {
     const why = inputs.skipped.length > 0 ? ` (${inputs.skipped.length} entr${inputs.skipped.length === 1 ? 'y' : 'ies'} skipped: ${inputs.skipped.map((s) => `${s.path}: ${s.reason}`).join('; ')})` : '';
     throw new UsageError(`ssd detect: no images or videos found in ${positionals.length > 0 ? positionals.join(', ') : dataset!.what}${why}`);
   }
-  if (dataset !== undefined) {
-    if (inputs.videos.length > 0) throw new UsageError(`ssd detect: --coco writes results of images; ${inputs.videos[0]} is a video`);
-    samplesOfFiles(inputs.images, dataset.data, dataset.what);
-  }
-  try {
-    checkOutDir(outDir, [...positionals, ...inputs.images, ...inputs.videos]);
-  } catch (e) {
-    if (e instanceof UnsafeOutDirError) throw new UsageError(`ssd detect: ${e.message}`);
-    throw e;
-  }
+  if (coco && inputs.videos.length > 0) throw new UsageError(`ssd detect: --coco writes results of images; ${inputs.videos[0]} is a video`);
+  if (dataset !== undefined) samplesOfFiles(inputs.images, dataset.data, dataset.what);
   return inputs;
 }
 
@@ -142,7 +144,7 @@ export const command: Command = {
       const split = stringFlag(args, 'split') ?? defaultEvalSplit(data);
       dataset = { data: await loadDataset(data, { split }), what: `${data}${split !== undefined ? ` (${split})` : ''}` };
     }
-    const { images: files, videos, skipped } = inputsOf(args.positionals, outDir, dataset);
+    const { images: files, videos, skipped } = inputsOf(args.positionals, outDir, coco, dataset);
     let ffmpeg: Ffmpeg | undefined;
     if (videos.length > 0) {
       try {

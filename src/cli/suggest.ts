@@ -22,16 +22,16 @@ export function editDistance(a: string, b: string): number {
 export function nearest(typed: string, candidates: Iterable<string>): string | undefined {
   const word = typed.toLowerCase();
   const limit = Math.max(1, Math.round(word.length / 3));
-  let best: string | undefined, bestDistance = Infinity;
-  const prefixed: string[] = [];
-  for (const c of candidates) {
-    const d = editDistance(word, c.toLowerCase());
-    if (d < bestDistance || (d === bestDistance && best !== undefined && c.length < best.length)) {
-      best = c;
-      bestDistance = d;
-    }
-    if (word.length >= 3 && c.toLowerCase().startsWith(word)) prefixed.push(c);
-  }
-  if (best !== undefined && bestDistance <= limit) return best;
-  return prefixed.length === 1 ? prefixed[0] : undefined;
+  const common = (c: string): number => {
+    let i = 0;
+    while (i < word.length && i < c.length && word[i] === c[i]) i++;
+    return i;
+  };
+  // Nearest first; between equals, the one that shares the longer start with the word, then the shorter.
+  const ranked = [...candidates]
+    .map((c) => ({ c, d: editDistance(word, c.toLowerCase()), p: common(c.toLowerCase()) }))
+    .sort((a, b) => a.d - b.d || b.p - a.p || a.c.length - b.c.length);
+  if (ranked.length > 0 && ranked[0]!.d <= limit) return ranked[0]!.c;
+  const prefixed = word.length >= 3 ? ranked.filter((r) => r.p === word.length) : [];
+  return prefixed.length === 1 ? prefixed[0]!.c : undefined;
 }

@@ -3,7 +3,7 @@
 // The library under it (src/predict) has its own tests in test/predict/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,12 @@ import { SSD } from '../../src/nn/model.js';
 import { modelConfig } from '../../src/nn/models/index.js';
 import type { DetectReport } from '../../src/predict/report.js';
 import { pngBomb } from '../io/png-bomb.js';
+import { WriteError } from '../../src/predict/write-file.js';
 import { writeInputImages } from '../predict/input-images.js';
+import { encodeMp4, panFrames, testFfmpeg } from '../predict/video-clips.js';
 
 const fixtureRoot = fileURLToPath(new URL('../fixtures/datasets', import.meta.url));
+const ffmpeg = testFfmpeg();
 
 let dir: string;
 
@@ -129,4 +132,73 @@ test('ssd detect --coco --data: image and category ids of the dataset, a file ss
   assert.equal(read.reduce((n, d) => n + d.labels.length, 0), results.length, 'ssd eval --detections reads every entry');
   await assert.rejects(command.run(['--weights', weights, '--data', data]), /--data names the dataset .* add --coco/);
   await assert.rejects(command.run(['--weights', weights, '--coco', '--data', data, join(dir, 'in', 'gray.png')]), /gray\.png is not an image of .*instances_val\.json/);
+});
+
+/** Runs the verb with stderr's lines captured. */
+async function runDetect(argv: string[]): Promise<{ code: number; errors: string[] }> {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+  try {
+    return { code: await command.run(argv), errors };
+  } finally {
+    console.error = original;
+  }
+}
+
+test('ssd detect refuses an --out that is, or is inside, an input folder, or holds an input file, before any work', async () => {
+  const weights = join(dir, 'no-model-needed.safetensors'); // never read: the check comes first
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in'), '--out', join(dir, 'in')]), /^UsageError: ssd detect: the output folder .* is the input folder .*in: annotated copies would replace the originals/);
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in'), '--out', join(dir, 'in', 'sub', 'detect')]), /is inside the input folder/);
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in', 'gray.png'), '--out', join(dir, 'in')]), /holds the input .*gray\.png: its annotated copy would replace it/);
+  assert.ok(!existsSync(join(dir, 'in', 'sub', 'detect')), 'nothing written');
+});
+
+test('ssd detect over a folder with a dangling link, a link loop and a name that is not UTF-8: each named and counted, every image processed', async () => {
+  const weights = join(dir, 'tiny-walk.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const folder = join(dir, 'walk');
+  mkdirSync(folder);
+  copyFileSync(join(dir, 'in', 'gray.png'), join(folder, 'gray.png'));
+  symlinkSync(join(dir, 'nowhere.jpg'), join(folder, 'dangling.jpg'));
+  symlinkSync('.', join(folder, 'loop'));
+  writeFileSync(Buffer.concat([Buffer.from(folder + '/'), Buffer.from('caf\xe9.png', 'latin1')]), readFileSync(join(dir, 'in', 'gray.png')));
+  const out = join(dir, 'out-walk');
+  const { code, errors } = await runDetect(['--weights', weights, folder, '--out', out]);
+  assert.equal(code, 0, errors.join('\n'));
+  const report = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as DetectReport;
+  assert.deepEqual(report.images.map((i) => i.file), [join(folder, 'gray.png')]);
+  assert.deepEqual(report.skipped.map((s) => s.path), [join(folder, 'caf\xe9.png'), join(folder, 'dangling.jpg'), join(folder, 'loop')]);
+  for (const s of report.skipped) assert.ok(errors.includes(`ssd detect: skipped ${s.path}: ${s.reason}`), `stderr names ${s.path}`);
+});
+
+test('ssd detect: a results file that cannot be written names it and what to do', async () => {
+  const weights = join(dir, 'tiny-write.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const out = join(dir, 'out-blocked');
+  mkdirSync(join(out, 'detections.json'), { recursive: true });
+  await assert.rejects(runDetect(['--weights', weights, join(dir, 'in', 'gray.png'), '--out', out]), (e: Error) => e instanceof WriteError && /^cannot write the run's results file .*detections\.json: EISDIR.*; a folder of that name is in the way: move it, or give another --out$/.test(e.message));
+  await assert.rejects(command.run(['--wieghts', weights, join(dir, 'in')]), /^UsageError: ssd detect: unknown flag --wieghts; did you mean --weights\?$/);
+});
+
+test('ssd detect on a video: JSON lines and an annotated MP4 per video, listed in detections.json; --every; frames/s in the summary', { skip: ffmpeg === undefined ? 'no ffmpeg here' : false }, async () => {
+  const weights = join(dir, 'tiny-video.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const clip = join(dir, 'clips', 'walk.mp4');
+  mkdirSync(join(dir, 'clips'));
+  await encodeMp4(ffmpeg!, clip, panFrames(160, 120, 6), 160, 120, 12);
+  const out = join(dir, 'out-video');
+  const { code, errors } = await runDetect(['--weights', weights, join(dir, 'clips'), join(dir, 'in', 'gray.png'), '--every', '2', '--min-score', '0.05', '--out', out]);
+  assert.equal(code, 0, errors.join('\n'));
+  const report = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as DetectReport;
+  assert.deepEqual(report.images.map((i) => i.file), [join(dir, 'in', 'gray.png')]);
+  const v = report.videos![0]!;
+  assert.deepEqual({ ...v, objects: 0 }, { file: clip, detections: 'walk.detections.jsonl', annotated: 'walk.annotated.mp4', width: 160, height: 120, fps: 12, frames: 6, detected: 3, every: 2, objects: 0 });
+  const lines = readFileSync(join(out, v.detections), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { frame: number; time: number; detections: unknown[] });
+  assert.deepEqual(lines.map((l) => l.frame), [0, 2, 4]);
+  assert.equal(v.objects, lines.reduce((n, l) => n + l.detections.length, 0));
+  assert.match(errors.at(-1)!, /^ssd detect: 1 image, \d+ detections?; 1 video \(6 frames, 3 detected\), \d+ detections? in [\d.]+ s \([\d.]+ img\/s\); annotated copies and detections\.json in /);
+  const onlyVideo = await runDetect(['--weights', weights, clip, '--out', join(dir, 'out-video-only')]);
+  assert.match(onlyVideo.errors.at(-1)!, /^ssd detect: 1 video \(6 frames, 6 detected\), \d+ detections? in [\d.]+ s \([\d.]+ frames\/s\)/);
+  await assert.rejects(command.run(['--weights', weights, '--coco', clip, '--out', join(dir, 'out-coco-video')]), /--coco writes results of images; .*walk\.mp4 is a video/);
 });
