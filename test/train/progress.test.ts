@@ -34,7 +34,7 @@ test('on a TTY the line is redrawn in place; elsewhere plain lines, rate-limited
   assert.match(plain[1]!, /^step 10\/10 100%/);
 });
 
-test('the training progress never goes back: a time-budget run (uneven steps, pauses for evaluation, a resumed start) and a step-budget run print non-decreasing steps and percentages', async () => {
+test('the training progress never goes back: a time-budget run (uneven steps, pauses for evaluation, a resumed start) and a step-budget run print non-decreasing steps and percentages', () => {
   type Run = Parameters<NonNullable<ReturnType<typeof progressHook>['afterStep']>>[0];
   const check = (budget: { totalSteps?: number; budgetSeconds?: number }, resumeAt: { step: number; seconds: number }): void => {
     const out: string[] = [];
