@@ -1,9 +1,8 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './command.js';
+import { parseArgs } from 'node:util';
+import { UsageError, type FlagSpec } from './command.js';
 import { nearest } from './suggest.js';
 
-/** The flags a verb accepts, as node's `util.parseArgs` describes them. */
-export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+export type { FlagSpec };
 
 /** What a verb's arguments parse to. */
 export interface VerbArgs {

@@ -1,4 +1,7 @@
-import type { FlagSpec } from './args.js';
+import type { ParseArgsConfig } from 'node:util';
+
+/** The flags a verb accepts, as node's `util.parseArgs` describes them. */
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** One verb of the `ssd` command line: it parses its own arguments and calls the library API. */
 export interface Command {

@@ -46,7 +46,7 @@ test('the training progress never goes back: a time-budget run (uneven steps, pa
       const seconds = ((i * 7919) % 31) / 100;
       state.step++;
       state.seconds += seconds;
-      void hook.afterStep!(run, { step: state.step, epoch: 0, images: 8, losses: { loss: 4, loc_loss: 1, conf_loss: 3 }, lr: 1e-3, seconds: i % 50 === 49 ? seconds + 5 : seconds, skipped: [] });
+      void hook.afterStep!(run, { step: state.step, epoch: 0, images: 8, losses: { loss: 4, loc_loss: 1, conf_loss: 3, positives: 20 }, lr: 1e-3, seconds: i % 50 === 49 ? seconds + 5 : seconds, skipped: [] });
     }
     const shown = out.map((l) => /step (\d+)(?:\/\d+)? \[[#.]+\] (\d+)%/.exec(l)).filter((m) => m !== null).map((m) => [Number(m![1]), Number(m![2])] as const);
     assert.equal(shown.length, 400);
