@@ -164,6 +164,8 @@ export const command: Command = {
     const jsonFile = join(outDir, coco ? 'coco_results.json' : 'detections.json');
     const names = new OutputNames();
     names.reserve(basename(jsonFile));
+    // What images and videos share: the folder, the names taken in it, the limit and the post-processing.
+    const common = { outDir, names, ...(maxPixels === undefined ? {} : { maxPixels }), minScore, maxOverlap, topK, suppress };
     const t0 = Date.now();
     try {
       const failed: FailedInput[] = [];
@@ -171,14 +173,8 @@ export const command: Command = {
       if (files.length > 0) {
         const progress = new ProgressLine('detect', files.length);
         const done = await detectImages(model, files, {
-          outDir,
+          ...common,
           batch,
-          names,
-          ...(maxPixels === undefined ? {} : { maxPixels }),
-          minScore,
-          maxOverlap,
-          topK,
-          suppress,
           onImage: (file, err) => {
             if (err) progress.log(`ssd detect: skipped ${err.message}`);
             progress.tick(1, basename(file));
@@ -194,15 +190,9 @@ export const command: Command = {
         try {
           videoResults.push(
             await detectVideo(model, file, {
-              outDir,
+              ...common,
               every,
-              names,
               ffmpeg: ffmpeg!,
-              ...(maxPixels === undefined ? {} : { maxPixels }),
-              minScore,
-              maxOverlap,
-              topK,
-              suppress,
               onFrame: (_done, estimated) => {
                 progress ??= new ProgressLine(basename(file), estimated, process.stderr, 'frame');
                 progress.tick(1);

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 
 /** An ffmpeg binary found, and where it came from. */
 export interface Ffmpeg {
@@ -65,6 +65,21 @@ export function findFfmpeg(options: FindFfmpegOptions = {}): Ffmpeg {
     'decoding a video needs ffmpeg, and none was found: install it (apt-get install ffmpeg, brew install ffmpeg, winget install ffmpeg), ' +
       'or install the optional package that ships one (npm install @ffmpeg-installer/ffmpeg), or give its path with --ffmpeg',
   );
+}
+
+/**
+ * ffmpeg's arguments that open `file` as a video input, and nothing else: the file protocol only (a name such as
+ * `concat:a|b` or `http:...` is a file name), and only the demuxers of the video extensions read (MP4 and MOV,
+ * Matroska and WebM, AVI). ffmpeg picks a demuxer by content, not by name: a playlist saved as `.mp4` would
+ * otherwise be read as HLS and open the files or URLs it lists.
+ */
+export function videoInputArgs(file: string): string[] {
+  return ['-protocol_whitelist', 'file', '-format_whitelist', 'mov,matroska,avi', '-i', `file:${resolve(file)}`];
+}
+
+/** What ffmpeg's stderr says about `file` without the `file:<path>: ` that starts its own lines. */
+export function withoutInputName(text: string, file: string): string {
+  return text.split(`file:${resolve(file)}: `).join('');
 }
 
 /** What a finished ffmpeg run printed and its exit status. */

@@ -4,7 +4,7 @@
 // at a time, so memory holds a few frames whatever the video's length: ffmpeg waits while the pipes are full.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { StderrTail, type Ffmpeg } from './ffmpeg.js';
+import { StderrTail, videoInputArgs, withoutInputName, type Ffmpeg } from './ffmpeg.js';
 import { FrameReader } from './frame-reader.js';
 import { VideoReadError } from './video-probe.js';
 
@@ -67,7 +67,7 @@ export class VideoDecoder {
     // bilinear, which widens for downscaling as sharp's linear kernel does: within a level of sharp's resize.
     const graph = `[0:v]format=rgb24,showinfo,split=2[d][f];[d]${sample}scale=${W}:${H}:flags=bilinear,format=rgb24[small];[f]crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,format=rgb24[full]`;
     const raw = ['-f', 'rawvideo', '-vsync', '0'];
-    const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-max_pixels', String(options.maxPixels), '-i', file, '-filter_complex', graph, '-map', '[small]', ...raw, 'pipe:1', '-map', '[full]', ...raw, 'pipe:3'];
+    const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-max_pixels', String(options.maxPixels), ...videoInputArgs(file), '-filter_complex', graph, '-map', '[small]', ...raw, 'pipe:1', '-map', '[full]', ...raw, 'pipe:3'];
     this.child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {
       this.child.on('error', (e) => {
@@ -104,7 +104,7 @@ export class VideoDecoder {
     const info = this.infos.shift();
     if (info === undefined) {
       const { code, signal } = await this.exited;
-      if (code !== 0) throw new VideoReadError(this.file, `ffmpeg could not decode it (${signal ?? `exit status ${code}`}): ${this.tail.reason()}`);
+      if (code !== 0) throw new VideoReadError(this.file, `ffmpeg could not decode it (${signal ?? `exit status ${code}`}): ${withoutInputName(this.tail.reason(), this.file)}`);
       return null;
     }
     if (info.index !== this.next) throw new VideoReadError(this.file, `ffmpeg reported frame ${info.index} where frame ${this.next} was due`);
@@ -136,11 +136,11 @@ export class VideoDecoder {
     try {
       frame = await pending;
     } catch (e) {
-      throw new VideoReadError(this.file, `frame ${info.index}: ${(e as Error).message}; the frame size changed inside the video, or ffmpeg stopped: ${this.tail.reason()}`);
+      throw new VideoReadError(this.file, `frame ${info.index}: ${(e as Error).message}; the frame size changed inside the video, or ffmpeg stopped: ${withoutInputName(this.tail.reason(), this.file)}`);
     }
     if (frame === null) {
       const { code } = await this.exited;
-      throw new VideoReadError(this.file, `ffmpeg stopped before frame ${info.index} (exit status ${code}): ${this.tail.reason()}`);
+      throw new VideoReadError(this.file, `ffmpeg stopped before frame ${info.index} (exit status ${code}): ${withoutInputName(this.tail.reason(), this.file)}`);
     }
     return frame;
   }

@@ -1,7 +1,7 @@
 // What a video file holds, from what `ffmpeg -i` prints about it (no frame is decoded): its first video stream's
 // codec, frame size and rate, and the duration. ffmpeg alone is enough (the npm package ships no ffprobe).
 import { megapixels } from '../io/image.js';
-import { runFfmpeg, StderrTail, type Ffmpeg } from './ffmpeg.js';
+import { runFfmpeg, StderrTail, videoInputArgs, withoutInputName, type Ffmpeg } from './ffmpeg.js';
 
 /** A video's first video stream, as its header describes it. */
 export interface VideoInfo {
@@ -31,8 +31,8 @@ export class VideoReadError extends Error {
 export async function probeVideo(ffmpeg: Ffmpeg, file: string): Promise<VideoInfo> {
   // With no output named ffmpeg describes the input and exits with status 1; that is the answer, not a failure.
   // A file with many streams and tags prints many lines: keep enough to reach its streams.
-  const r = await runFfmpeg(ffmpeg, ['-hide_banner', '-nostdin', '-i', file], 2000);
-  return parseVideoInfo(r.stderr, file);
+  const r = await runFfmpeg(ffmpeg, ['-hide_banner', '-nostdin', ...videoInputArgs(file)], 2000);
+  return parseVideoInfo(withoutInputName(r.stderr, file), file);
 }
 
 /** The video stream described in `ffmpeg -i` output; a {@link VideoReadError} when there is none. */
@@ -42,7 +42,12 @@ export function parseVideoInfo(text: string, file: string): VideoInfo {
   if (at < 0) {
     const tail = new StderrTail();
     tail.push(text);
-    const reason = /Input #\d+/.test(text) ? 'has no video stream' : `cannot be read as a video: ${tail.reason().replace(`${file}: `, '')}`;
+    const refused = /\[([\w,]+) @ [^\]]+\] Format not on whitelist/.exec(text);
+    const reason = /Input #\d+/.test(text)
+      ? 'has no video stream'
+      : refused
+        ? `is not an MP4, MOV, WebM, Matroska or AVI file: ffmpeg reads it as ${refused[1]!.split(',')[0]}, which is not decoded here`
+        : `cannot be read as a video: ${tail.reason().replace(`${file}: `, '')}`;
     throw new VideoReadError(file, reason);
   }
   const stream = lines[at]!;

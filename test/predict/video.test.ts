@@ -126,10 +126,14 @@ test('an odd frame size (161x121, lossless FFV1 in Matroska): boxes in the frame
   assert.equal(decodeFrames(ffmpeg!, join(dir, 'out-odd', r.annotated)).length, 10 * 160 * 120 * 3);
 });
 
-test('videos that cannot be read, or are too large, are errors naming the file; an output that cannot be written names it and what to do, and leaves nothing half-written', { skip }, async () => {
+test('videos that cannot be read, are not video containers, or are too large, are errors naming the file; an output that cannot be written names it and what to do, and leaves nothing half-written', { skip }, async () => {
   const bad = join(dir, 'notes.mp4');
   writeFileSync(bad, 'not a video');
   await assert.rejects(detectVideo(model, bad, { outDir: join(dir, 'out-bad'), ffmpeg }), (e: Error) => e instanceof VideoReadError && e.message.startsWith(`${bad}: cannot be read as a video: `) && /Invalid data/.test(e.message));
+  // A playlist saved as .mp4: ffmpeg would read it as HLS and open the files it lists; only video containers are read.
+  const playlist = join(dir, 'playlist.mp4');
+  writeFileSync(playlist, `#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\nfile://${clip}\n#EXT-X-ENDLIST\n`);
+  await assert.rejects(detectVideo(model, playlist, { outDir: join(dir, 'out-playlist'), ffmpeg }), (e: Error) => e instanceof VideoReadError && e.message === `${playlist}: is not an MP4, MOV, WebM, Matroska or AVI file: ffmpeg reads it as hls, which is not decoded here`);
   await assert.rejects(
     detectVideo(model, clip, { outDir: join(dir, 'out-big'), maxPixels: 100_000, ffmpeg }),
     (e: Error) => e instanceof VideoReadError && e.message === `${clip}: video frames are 480x352 = 0.169 megapixels, above the limit of 0.1 megapixels; --max-pixels raises it`,
