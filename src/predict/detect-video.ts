@@ -130,7 +130,7 @@ export async function detectVideo(model: Detector, file: string, options: Detect
   const names = options.names ?? new OutputNames();
   const [jsonName, videoName] = names.take(basename(file, extname(file)), '.detections.jsonl', '.annotated.mp4');
   const size = model.config.inputSize;
-  const decoder = new VideoDecoder(ffmpeg, file, { size, every, maxPixels });
+  const decoder = await VideoDecoder.open(ffmpeg, file, { size, every, maxPixels });
   const annotated = new AnnotatedVideo(ffmpeg, join(options.outDir, videoName!), info.fps);
   let lines: LineFile | undefined;
   let first: { width: number; height: number } | undefined;

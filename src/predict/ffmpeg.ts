@@ -77,6 +77,24 @@ export function videoInputArgs(file: string): string[] {
   return ['-protocol_whitelist', 'file', '-format_whitelist', 'mov,matroska,avi', '-i', `file:${resolve(file)}`];
 }
 
+const passthrough = new Map<string, Promise<string[]>>();
+
+/**
+ * The output option that passes frames through as they are decoded, never duplicating or dropping one to keep a
+ * constant rate: `-fps_mode passthrough` from ffmpeg 5.1 on (where `-vsync` is deprecated), `-vsync 0` before (the
+ * package's ffmpeg 4.1 has no `-fps_mode`). Tried once per binary on a generated frame.
+ */
+export function passthroughArgs(ffmpeg: Ffmpeg): Promise<string[]> {
+  let p = passthrough.get(ffmpeg.path);
+  if (p === undefined) {
+    p = runFfmpeg(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'nullsrc=s=16x16:d=0.04', '-fps_mode', 'passthrough', '-f', 'null', '-']).then((r) =>
+      r.code === 0 ? ['-fps_mode', 'passthrough'] : ['-vsync', '0'],
+    );
+    passthrough.set(ffmpeg.path, p);
+  }
+  return p;
+}
+
 /** What ffmpeg's stderr says about `file` without the `file:<path>: ` that starts its own lines. */
 export function withoutInputName(text: string, file: string): string {
   return text.split(`file:${resolve(file)}: `).join('');

@@ -1,10 +1,12 @@
 // A video's frames, decoded by one ffmpeg process into two pipes of raw RGB: every frame at its own size (for the
-// annotated copy), and every `every`-th frame already resized to the network's input size (for detection). Each
-// frame's number, timestamp and size come from ffmpeg's showinfo filter on stderr. The pipes are read one frame
-// at a time, so memory holds a few frames whatever the video's length: ffmpeg waits while the pipes are full.
+// annotated copy), and every frame resized to the network's input size, of which every `every`-th is kept for
+// detection. Each frame's number, timestamp and size come from ffmpeg's showinfo filter on stderr. The pipes are
+// read one frame at a time, so memory holds a few frames whatever the video's length: ffmpeg waits while the pipes
+// are full. Both pipes carry every frame, in step: with a select filter on the small one, ffmpeg 5 writes the
+// sampled frame k only after the full frames up to the next sample, which are read only after frame k (a deadlock).
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { StderrTail, videoInputArgs, withoutInputName, type Ffmpeg } from './ffmpeg.js';
+import { passthroughArgs, StderrTail, videoInputArgs, withoutInputName, type Ffmpeg } from './ffmpeg.js';
 import { FrameReader } from './frame-reader.js';
 import { VideoReadError } from './video-probe.js';
 
@@ -56,17 +58,22 @@ export class VideoDecoder {
   private next = 0;
   private nextSmall: Promise<Buffer | null>;
 
-  constructor(
+  /** Starts ffmpeg decoding `file`. */
+  static async open(ffmpeg: Ffmpeg, file: string, options: VideoDecoderOptions): Promise<VideoDecoder> {
+    return new VideoDecoder(ffmpeg, file, options, await passthroughArgs(ffmpeg));
+  }
+
+  private constructor(
     ffmpeg: Ffmpeg,
     private readonly file: string,
     private readonly options: VideoDecoderOptions,
+    passthrough: string[],
   ) {
     const { width: W, height: H } = options.size;
-    const sample = options.every > 1 ? `select='not(mod(n,${options.every}))',` : '';
     // Converted to RGB once at full size (as a frame extracted to an image file is), then resized with swscale's
     // bilinear, which widens for downscaling as sharp's linear kernel does: within a level of sharp's resize.
-    const graph = `[0:v]format=rgb24,showinfo,split=2[d][f];[d]${sample}scale=${W}:${H}:flags=bilinear,format=rgb24[small];[f]crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,format=rgb24[full]`;
-    const raw = ['-f', 'rawvideo', '-vsync', '0'];
+    const graph = `[0:v]format=rgb24,showinfo,split=2[d][f];[d]scale=${W}:${H}:flags=bilinear,format=rgb24[small];[f]crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,format=rgb24[full]`;
+    const raw = ['-f', 'rawvideo', ...passthrough];
     const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-max_pixels', String(options.maxPixels), ...videoInputArgs(file), '-filter_complex', graph, '-map', '[small]', ...raw, 'pipe:1', '-map', '[full]', ...raw, 'pipe:3'];
     this.child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {
@@ -112,16 +119,14 @@ export class VideoDecoder {
     const pw = info.width - (info.width % 2), ph = info.height - (info.height % 2);
     if (pw === 0 || ph === 0) throw new VideoReadError(this.file, `a frame of ${info.width}x${info.height} pixels is too small to encode`);
     const pixels = await this.readFrame(this.full.read(pw * ph * 3), info);
-    let small: Buffer | undefined;
-    if (info.index % this.options.every === 0) {
-      small = await this.readFrame(this.nextSmall, info);
-      this.nextSmall = this.prefetchSmall();
-    }
+    const resized = await this.readFrame(this.nextSmall, info);
+    this.nextSmall = this.prefetchSmall();
+    const small = info.index % this.options.every === 0 ? resized : undefined;
     return { index: info.index, time: info.time, width: info.width, height: info.height, pixels, pixelsWidth: pw, pixelsHeight: ph, ...(small ? { small } : {}) };
   }
 
   /**
-   * The next sampled frame at the network's size, read ahead: ffmpeg may write it before the full-size frame
+   * The next frame at the network's size, read ahead: ffmpeg may write it before the full-size frame
    * (a pipe holds less than a frame), and waits until it is read, so it is always being read.
    */
   private prefetchSmall(): Promise<Buffer | null> {

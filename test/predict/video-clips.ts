@@ -2,7 +2,7 @@
 // ffmpeg's own test pattern; plus what ffmpeg says of a video file (its `ffmpeg -i` text) and its decoded frames.
 import { spawnSync } from 'node:child_process';
 import { renderScene } from '../../src/data/synthetic.js';
-import { findFfmpeg, FfmpegNotFoundError, type Ffmpeg } from '../../src/predict/ffmpeg.js';
+import { findFfmpeg, FfmpegNotFoundError, passthroughArgs, type Ffmpeg } from '../../src/predict/ffmpeg.js';
 import { mp4Codec } from '../../src/predict/video-encoder.js';
 
 /** The ffmpeg the library would use, or undefined (the tests that need one are skipped, saying why). */
@@ -53,14 +53,14 @@ export function describeVideo(ffmpeg: Ffmpeg, file: string): { width: number; he
 }
 
 /** Every frame of a video decoded to raw RGB by ffmpeg (for short test clips only). */
-export function decodeFrames(ffmpeg: Ffmpeg, file: string): Buffer {
-  const r = ffmpegSync(ffmpeg, ['-loglevel', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', '0', 'pipe:1']);
+export async function decodeFrames(ffmpeg: Ffmpeg, file: string): Promise<Buffer> {
+  const r = ffmpegSync(ffmpeg, ['-loglevel', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...(await passthroughArgs(ffmpeg)), 'pipe:1']);
   if (r.status !== 0) throw new Error(`decoding ${file} failed: ${r.stderr}`);
   return r.stdout;
 }
 
 /** Frame `index` of a video written by ffmpeg as a PNG file (the frame as a user would extract it). */
-export function extractFrame(ffmpeg: Ffmpeg, file: string, index: number, png: string): void {
-  const r = ffmpegSync(ffmpeg, ['-loglevel', 'error', '-i', file, '-vf', `select=eq(n\\,${index})`, '-vsync', '0', '-frames:v', '1', '-y', png]);
+export async function extractFrame(ffmpeg: Ffmpeg, file: string, index: number, png: string): Promise<void> {
+  const r = ffmpegSync(ffmpeg, ['-loglevel', 'error', '-i', file, '-vf', `select=eq(n\\,${index})`, ...(await passthroughArgs(ffmpeg)), '-frames:v', '1', '-y', png]);
   if (r.status !== 0) throw new Error(`extracting frame ${index} of ${file} failed: ${r.stderr}`);
 }

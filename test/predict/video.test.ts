@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Detection } from '../../src/nn/model.js';
 import { detectVideo, type FrameDetections } from '../../src/predict/detect-video.js';
 import type { DetectionJson } from '../../src/predict/detection-json.js';
-import { findFfmpeg, FfmpegNotFoundError } from '../../src/predict/ffmpeg.js';
+import { findFfmpeg, FfmpegNotFoundError, passthroughArgs, type Ffmpeg } from '../../src/predict/ffmpeg.js';
 import { parseVideoInfo, VideoReadError } from '../../src/predict/video-probe.js';
 import { WriteError } from '../../src/predict/write-file.js';
 import { TinyDetector } from '../serve/tiny-model.js';
@@ -34,7 +34,7 @@ before(async () => {
   if (!ffmpeg) return;
   clip = join(dir, 'pan.mp4');
   await encodeMp4(ffmpeg, clip, panFrames(W, H, N), W, H, FPS);
-  source = decodeFrames(ffmpeg, clip);
+  source = await decodeFrames(ffmpeg, clip);
 });
 
 after(async () => {
@@ -81,13 +81,13 @@ test('detectVideo: one JSON line per frame with its time, detections as model.de
   assert.equal(r.objects, lines.reduce((n, l) => n + l.detections.length, 0));
   for (const k of [0, 6, 11]) {
     const png = join(dir, `frame${k}.png`);
-    extractFrame(ffmpeg!, clip, k, png);
+    await extractFrame(ffmpeg!, clip, k, png);
     assertSameDetections(lines[k]!.detections, await model.detect(png, noNms), noNms.minScore, `frame ${k}`);
   }
   const annotated = join(out, r.annotated);
   const { width, height, fps } = describeVideo(ffmpeg!, annotated);
   assert.deepEqual([width, height, fps], [W, H, FPS], "ffmpeg's reading of the annotated video");
-  const frames = decodeFrames(ffmpeg!, annotated);
+  const frames = await decodeFrames(ffmpeg!, annotated);
   assert.equal(frames.length, N * W * H * 3, 'every frame, at the frame size');
   // The boxes are drawn: many pixels far from the source frame's; elsewhere the frame is the source (lossy codecs).
   let far = 0, diff = 0;
@@ -109,7 +109,7 @@ test('detectVideo --every 3: frames 0, 3, 6, 9 detected, with the detections of 
   assert.deepEqual(lines.map((l) => [l.frame, l.time]), [[0, 0], [3, 0.3], [6, 0.6], [9, 0.9]]);
   const all = readLines(join(dir, 'out-all', 'pan.detections.jsonl'));
   for (const l of lines) assert.deepEqual(l, all[l.frame], `frame ${l.frame}: the same pixels give the same detections`);
-  assert.equal(decodeFrames(ffmpeg!, join(dir, 'out-every', r.annotated)).length, N * W * H * 3);
+  assert.equal((await decodeFrames(ffmpeg!, join(dir, 'out-every', r.annotated))).length, N * W * H * 3);
 });
 
 test('an odd frame size (161x121, lossless FFV1 in Matroska): boxes in the frame\'s pixels, the annotated video cropped to 160x120 for H.264', { skip }, async () => {
@@ -123,7 +123,7 @@ test('an odd frame size (161x121, lossless FFV1 in Matroska): boxes in the frame
   assert.ok(lines.every((l) => l.detections.every((d) => d.box.xmax <= 161 && d.box.ymax <= 121)));
   const v = describeVideo(ffmpeg!, join(dir, 'out-odd', r.annotated));
   assert.deepEqual([v.width, v.height, v.fps], [160, 120, 25]);
-  assert.equal(decodeFrames(ffmpeg!, join(dir, 'out-odd', r.annotated)).length, 10 * 160 * 120 * 3);
+  assert.equal((await decodeFrames(ffmpeg!, join(dir, 'out-odd', r.annotated))).length, 10 * 160 * 120 * 3);
 });
 
 test('videos that cannot be read, are not video containers, or are too large, are errors naming the file; an output that cannot be written names it and what to do, and leaves nothing half-written', { skip }, async () => {
@@ -154,6 +154,24 @@ test('ffmpeg: a path given, else the PATH, else the npm package; none is an erro
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'ffmpeg'), '#!/bin/sh\n', { mode: 0o755 });
   assert.deepEqual(findFfmpeg({ searchPath: `/nonexistent:${bin}` }), { path: join(bin, 'ffmpeg'), source: 'system' });
+});
+
+test('the frame passthrough option is chosen per binary: each ffmpeg here (the system\'s and the package\'s) decodes every frame of the clip with it', { skip }, async () => {
+  const binaries: Ffmpeg[] = [];
+  for (const usePackage of [false, true]) {
+    try {
+      binaries.push(findFfmpeg({ searchPath: usePackage ? '' : undefined, usePackage }));
+    } catch (e) {
+      if (!(e instanceof FfmpegNotFoundError)) throw e;
+    }
+  }
+  for (const bin of binaries) {
+    const args = await passthroughArgs(bin);
+    assert.ok(['-fps_mode passthrough', '-vsync 0'].includes(args.join(' ')), `${bin.source}: ${args.join(' ')}`);
+    const r = ffmpegSync(bin, ['-loglevel', 'error', '-i', clip, '-f', 'rawvideo', '-pix_fmt', 'rgb24', ...args, 'pipe:1']);
+    assert.equal(r.status, 0, `${bin.source} ffmpeg with ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout.length, N * W * H * 3, `${bin.source} ffmpeg: every frame, none duplicated or dropped`);
+  }
 });
 
 test('parseVideoInfo reads ffmpeg 4 and 7 descriptions, and says when a file has no video stream', () => {
