@@ -1,7 +1,8 @@
 // What `ssd detect` runs on: the images and videos that paths name. Folders are walked safely: a dangling
 // symbolic link, a link loop, a folder reached twice through links, a name that is not UTF-8 or an entry that cannot
-// be read is skipped and named, never an ENOENT or ELOOP that stops the run before any image is processed.
-import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+// be read is skipped and named, never an ENOENT or ELOOP that stops the run before any image is processed; a FIFO or
+// a device named like an image is never opened (a FIFO would wait for a writer, /dev/zero never ends).
+import { accessSync, constants, lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 
 /** File extensions taken from folders as images (files named on the command line are tried whatever their name). */
@@ -88,8 +89,13 @@ export function collectInputs(paths: readonly string[], options: CollectOptions 
   const take = (path: string, name: string, st: Stats, fromFolder: boolean): void => {
     const video = isVideo(name);
     if (fromFolder && !video && !isImage(name)) return;
-    if (!st.isFile()) skipped.push({ path, reason: `${kindOf(st)}, not a file` });
-    else (video ? videos : images).push(path);
+    if (!st.isFile()) return void skipped.push({ path, reason: `${kindOf(st)}, not a file` });
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      return void skipped.push({ path, reason: `cannot be read: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}` });
+    }
+    (video ? videos : images).push(path);
   };
   const walk = (dir: string, st: Stats): void => {
     const key = id(st);

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectInputs, InputPathError } from '../../src/predict/inputs.js';
@@ -68,6 +68,29 @@ test('paths named: a file is taken whatever its name, a video by its extension; 
   const twice = collectInputs([join(root, 'trip'), join(root, 'trip-again')]);
   assert.deepEqual(twice.images, [join(root, 'trip', 'day1', 'b.png')]);
   assert.deepEqual(twice.skipped.map((s) => s.path), [join(root, 'trip', 'day1', 'up'), join(root, 'trip-again')]);
+});
+
+test('a character device named like an image (a link to /dev/zero) is skipped, never read; an unreadable file or folder is skipped and named', () => {
+  const box = join(dir, 'devices');
+  mkdirSync(join(box, 'locked'), { recursive: true });
+  symlinkSync('/dev/zero', join(box, 'zero.jpg'));
+  writeFileSync(join(box, 'secret.jpg'), 's');
+  writeFileSync(join(box, 'ok.png'), 'o');
+  writeFileSync(join(box, 'locked', 'inside.jpg'), 'i');
+  chmodSync(join(box, 'secret.jpg'), 0o000);
+  chmodSync(join(box, 'locked'), 0o000);
+  try {
+    const r = collectInputs([box]);
+    const root = process.getuid?.() === 0; // root reads every file whatever its mode
+    assert.deepEqual(r.images, root ? [join(box, 'locked', 'inside.jpg'), join(box, 'ok.png'), join(box, 'secret.jpg')] : [join(box, 'ok.png')]);
+    const { locked, ...reasons } = Object.fromEntries(r.skipped.map((s) => [s.path.slice(box.length + 1), s.reason]));
+    assert.deepEqual(reasons, { 'zero.jpg': 'a character device, not a file', ...(root ? {} : { 'secret.jpg': 'cannot be read: permission denied' }) });
+    if (root) assert.equal(locked, undefined);
+    else assert.match(locked ?? '', /^the folder cannot be read: EACCES: permission denied/);
+    assert.deepEqual(collectInputs([join(box, 'zero.jpg')]), { images: [], videos: [], skipped: [{ path: join(box, 'zero.jpg'), reason: 'a character device, not a file' }] });
+  } finally {
+    chmodSync(join(box, 'locked'), 0o755);
+  }
 });
 
 test('the output folder may not be an input folder, lie inside one, or hold an input file; links are resolved', () => {
