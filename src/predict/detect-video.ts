@@ -129,8 +129,7 @@ export async function detectVideo(model: Detector, file: string, options: Detect
   makeOutDir(options.outDir);
   const names = options.names ?? new OutputNames();
   const [jsonName, videoName] = names.take(basename(file, extname(file)), '.detections.jsonl', '.annotated.mp4');
-  const size = model.config.inputSize;
-  const decoder = await VideoDecoder.open(ffmpeg, file, { size, every, maxPixels });
+  const decoder = await VideoDecoder.open(ffmpeg, file, { maxPixels });
   const annotated = new AnnotatedVideo(ffmpeg, join(options.outDir, videoName!), info.fps);
   let lines: LineFile | undefined;
   let first: { width: number; height: number } | undefined;
@@ -143,10 +142,11 @@ export async function detectVideo(model: Detector, file: string, options: Detect
       if (frame.width !== first.width || frame.height !== first.height) {
         throw new VideoReadError(file, `the frame size changes inside the video (${first.width}x${first.height}, then ${frame.width}x${frame.height} at frame ${frame.index}); re-encode it at one size`);
       }
-      if (frame.small !== undefined) {
-        const prepared = await model.prepare({ data: frame.small, width: size.width, height: size.height, channels: 3 });
+      if (frame.index % every === 0) {
+        // Resized by the model's own prepare (sharp's linear kernel), as model.detect resizes an image file.
+        const prepared = await model.prepare({ data: frame.pixels, width: frame.pixelsWidth, height: frame.pixelsHeight, channels: 3 });
         const { locs, scores } = await model.predict(prepared.data, 1);
-        latest = model.postprocess(locs, scores, frame.width, frame.height, options);
+        latest = model.postprocess(locs, scores, frame.pixelsWidth, frame.pixelsHeight, options);
         const line: FrameDetections = { frame: frame.index, time: frame.time === null ? null : Math.round(frame.time * 1e6) / 1e6, detections: latest.map(detectionJson) };
         lines.write(JSON.stringify(line));
         detected++;

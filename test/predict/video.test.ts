@@ -1,9 +1,9 @@
 // Videos through ffmpeg: clips made here (a pan over a scene of shapes as H.264 MP4, ffmpeg's test pattern at an odd
 // size as lossless FFV1 in Matroska). Checked against what cannot be made up: the frame count and the timestamps of
-// the clip as encoded, model.detect on the same frame extracted by ffmpeg as a PNG (the one difference is the resize
-// to the input size, ffmpeg's bilinear against sharp's linear: within one level per pixel, so scores within 0.01 and
-// box corners within 1 pixel; compared without NMS, whose choice between two near-equal overlapping boxes flips on
-// any difference), and ffmpeg's own reading of the annotated video (frames, size, rate).
+// the clip as encoded, model.detect on the same frame extracted by ffmpeg as a PNG (the same pixels, resized by the
+// same sharp call: scores within 1e-5 and box corners within 0.01 pixel, the rounding of the JSON; compared without
+// NMS, whose choice between two near-equal overlapping boxes would flip on a last-bit difference), and ffmpeg's own
+// reading of the annotated video (frames, size, rate).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,12 +56,12 @@ const iou = (a: Detection['box'], b: Detection['box']): number => {
 
 /**
  * Every detection of `got` clear of the threshold (by more than the score tolerance) has one in `want` with its
- * label, a score within 0.01 and corners within 1 pixel; and the other way round.
+ * label, a score within 1e-5 and corners within 0.01 pixel; and the other way round.
  */
 function assertSameDetections(got: readonly DetectionJson[], want: readonly Detection[], minScore: number, what: string): void {
   const near = (a: DetectionJson | Detection, b: DetectionJson | Detection): boolean =>
-    a.label === b.label && Math.abs(a.score - b.score) <= 0.01 && (['xmin', 'ymin', 'xmax', 'ymax'] as const).every((k) => Math.abs(a.box[k] - b.box[k]) <= 1);
-  const clear = (d: { score: number }) => d.score > minScore + 0.01;
+    a.label === b.label && Math.abs(a.score - b.score) <= 1e-5 && (['xmin', 'ymin', 'xmax', 'ymax'] as const).every((k) => Math.abs(a.box[k] - b.box[k]) <= 0.01);
+  const clear = (d: { score: number }) => d.score > minScore + 1e-5;
   for (const d of got.filter(clear)) assert.ok(want.some((w) => near(d, w)), `${what}: ${JSON.stringify(d)} is not among model.detect's`);
   for (const w of want.filter(clear)) assert.ok(got.some((d) => near(d, w)), `${what}: model.detect's ${JSON.stringify(w)} is missing`);
   assert.ok(want.filter(clear).length > 0, `${what}: the scene must give detections`);
