@@ -40,8 +40,9 @@ const help = `usage: ssd detect --weights <model.safetensors> <images, videos or
 Detects objects and writes an annotated copy of every image (a box and a "class score" label per
 object) plus one JSON file for the run into --out. Folders are searched recursively for images
 (${[...IMAGE_EXTENSIONS].join(' ')}) and videos (${[...VIDEO_EXTENSIONS].join(' ')}); links are followed but never
-twice into one folder; entries that cannot be read (a dangling link, a loop, a name that is not UTF-8)
-are named and skipped, as are unreadable images. --out must lie outside the input folders.
+twice into one folder; entries that cannot be used (a dangling link, a loop, a name that is not UTF-8,
+a FIFO or device, a file without read permission) are named and skipped, as are images that cannot be
+decoded. --out must lie outside the input folders.
 
 Videos are decoded with ffmpeg (the system's, else the one of the npm package @ffmpeg-installer/ffmpeg):
 for each, <name>.detections.jsonl holds one line per frame detected, {"frame", "time" (seconds),
