@@ -1,7 +1,7 @@
 // ssd-ts: the Single Shot MultiBox Detector for TypeScript. The root holds what most programs need - a model to
 // load, train, evaluate and export, its config, and the errors to catch; everything else is in the subpaths:
 // `ssd-ts/nn`, `ssd-ts/train`, `ssd-ts/data`, `ssd-ts/eval`, `ssd-ts/boxes`, `ssd-ts/graph`, `ssd-ts/io`,
-// `ssd-ts/serve`, `ssd-ts/draw`, `ssd-ts/demo`.
+// `ssd-ts/serve`, `ssd-ts/draw`, `ssd-ts/demo`, `ssd-ts/predict`.
 export { SSD } from './nn/model.js';
 export type { Detection, DetectOptions, ImageInput, LoadOptions, OnnxModelSource, PreparedImage } from './nn/model.js';
 export { MODELS, modelConfig } from './nn/models/index.js';

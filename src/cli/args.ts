@@ -1,8 +1,8 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './command.js';
+import { parseArgs } from 'node:util';
+import { UsageError, type FlagSpec } from './command.js';
+import { nearest } from './suggest.js';
 
-/** The flags a verb accepts, as node's `util.parseArgs` describes them. */
-export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+export type { FlagSpec };
 
 /** What a verb's arguments parse to. */
 export interface VerbArgs {
@@ -11,16 +11,27 @@ export interface VerbArgs {
 }
 
 /**
- * Parses a verb's arguments with node's own parser; unknown flags and missing values
- * become a UsageError that names the verb.
+ * Parses a verb's arguments with node's own parser; unknown flags and missing values become a UsageError that
+ * names the verb, and an unknown flag gets the nearest valid one as a suggestion.
  */
 export function parseVerbArgs(verb: string, argv: string[], options: FlagSpec): VerbArgs {
+  const spec: FlagSpec = { ...options, help: { type: 'boolean', short: 'h' } };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
     return { values: values as VerbArgs['values'], positionals };
   } catch (e) {
-    throw new UsageError(`ssd ${verb}: ${(e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    const typed = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '([^']+)'/.exec(err.message)?.[1] : undefined;
+    if (typed !== undefined) throw new UsageError(unknownFlagMessage(verb, typed, Object.keys(spec)));
+    throw new UsageError(`ssd ${verb}: ${err.message}`);
   }
+}
+
+/** `ssd train: unknown flag --epoch; did you mean --epochs?`, or a pointer to the verb's help when no flag is near. */
+export function unknownFlagMessage(verb: string, typed: string, flags: readonly string[]): string {
+  const flag = typed.split('=')[0]!;
+  const best = flag.startsWith('--') ? nearest(flag.slice(2), flags) : undefined;
+  return `ssd ${verb}: unknown flag ${flag}; ${best !== undefined ? `did you mean --${best}?` : `ssd ${verb} --help lists the flags`}`;
 }
 
 /** A string flag's value, or undefined; a flag given twice keeps the last. */

@@ -2,12 +2,22 @@
 // at a batch, peak memory. Only parses arguments and calls benchmarkModel.
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { booleanFlag, intFlag, parseVerbArgs, stringFlag } from './args.js';
+import { booleanFlag, intFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { benchmarkModel, type BenchmarkResult } from '../train/benchmark.js';
 import { benchmarkInt8, type Int8BenchmarkResult } from '../train/benchmark-int8.js';
 import { MODELS } from '../nn/models/index.js';
 
 const models = [...MODELS.keys()].join(', ');
+
+const flags: FlagSpec = {
+  model: { type: 'string' },
+  batch: { type: 'string' },
+  threads: { type: 'string' },
+  steps: { type: 'string' },
+  json: { type: 'boolean' },
+  int8: { type: 'boolean' },
+  exclude: { type: 'string', multiple: true },
+};
 
 const help = `usage: ssd bench [--model ssd300] [--batch 8] [--threads N] [--steps 3] [--json]
        ssd bench --int8 [--model ssd300] [--threads N] [--exclude <layers>] [--json]
@@ -31,22 +41,20 @@ options:
                    the layers left float32 and the op types of ONNX Runtime's optimised int8 graph
   --exclude <l>    with --int8: layers to leave float32, as ssd quantize --exclude takes them
 
-models: ${models}`;
+models: ${models}
+
+examples
+  ssd bench --model ssd-tiny --batch 16
+  ssd bench --model ssdlite320-mobilenetv2 --threads 2 --json
+  ssd bench --model ssd300 --int8 --threads 2 --json`;
 
 export const command: Command = {
   name: 'bench',
   summary: 'time inference and a training step of a model on this machine',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
-    const args = parseVerbArgs('bench', argv, {
-      model: { type: 'string' },
-      batch: { type: 'string' },
-      threads: { type: 'string' },
-      steps: { type: 'string' },
-      json: { type: 'boolean' },
-      int8: { type: 'boolean' },
-      exclude: { type: 'string', multiple: true },
-    });
+    const args = parseVerbArgs('bench', argv, flags);
     if (args.positionals.length) throw new UsageError(`ssd bench: unexpected argument '${args.positionals[0]}'`);
     const model = stringFlag(args, 'model') ?? 'ssd300';
     if (!MODELS.has(model)) throw new UsageError(`ssd bench: --model '${model}' is not known; known: ${models}`);

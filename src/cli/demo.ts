@@ -44,6 +44,7 @@ export const command: Command = {
   name: 'demo',
   summary: 'train ssd-tiny on generated shapes and report its mAP (about 10 minutes)',
   help,
+  flags,
   async run(argv) {
     const a = parseVerbArgs('demo', argv, flags);
     const opt = (flag: string, min: number, max = Infinity): number | undefined => {

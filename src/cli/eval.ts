@@ -68,6 +68,7 @@ export const command: Command = {
   name: 'eval',
   summary: 'measure mAP (VOC07, VOC, COCO) of a model or of detections on a dataset',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
     const args = parseVerbArgs('eval', argv, flags);
     if (args.positionals.length > 0) throw new UsageError(`ssd eval: unexpected argument '${args.positionals[0]}' (see ssd eval --help)`);

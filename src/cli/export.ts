@@ -2,8 +2,20 @@
 import { extname } from 'node:path';
 import { exportOnnxFile } from '../nn/export.js';
 import { SSD } from '../nn/model.js';
-import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
+import { booleanFlag, intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
+
+const flags: FlagSpec = {
+  weights: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  'with-postprocess': { type: 'boolean' },
+  'min-score': { type: 'string' },
+  'max-overlap': { type: 'string' },
+  'top-k': { type: 'string' },
+  suppress: { type: 'string' },
+  overridable: { type: 'boolean' },
+};
 
 const help = `usage: ssd export --weights <model.safetensors> [--format onnx] [--with-postprocess] [--out <file.onnx>]
 
@@ -26,24 +38,19 @@ options:
   --top-k <n>          post-processing: detections kept per image            (default 200)
   --suppress <a,b>     post-processing: class names or indices never reported
   --overridable        post-processing: min_score, max_overlap and top_k become inputs fed at
-                       every run (float32 [1], float32 [1], int64 [1]) instead of constants`;
+                       every run (float32 [1], float32 [1], int64 [1]) instead of constants
+
+examples
+  ssd export --weights runs/voc/best.safetensors --out model.onnx
+  ssd export --weights runs/voc/best.safetensors --with-postprocess --min-score 0.3 --out model.detect.onnx`;
 
 export const command: Command = {
   name: 'export',
   summary: 'export a model as ONNX (optionally with NMS post-processing in the graph)',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
-    const args = parseVerbArgs('export', argv, {
-      weights: { type: 'string' },
-      format: { type: 'string' },
-      out: { type: 'string' },
-      'with-postprocess': { type: 'boolean' },
-      'min-score': { type: 'string' },
-      'max-overlap': { type: 'string' },
-      'top-k': { type: 'string' },
-      suppress: { type: 'string' },
-      overridable: { type: 'boolean' },
-    });
+    const args = parseVerbArgs('export', argv, flags);
     const weights = stringFlag(args, 'weights');
     if (!weights) throw new UsageError('ssd export: --weights <model file> is required (see ssd export --help)');
     if (args.positionals.length) throw new UsageError(`ssd export: unexpected argument '${args.positionals[0]}'`);

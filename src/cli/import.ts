@@ -4,8 +4,19 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { booleanFlag, numberFlag, parseVerbArgs, sizeFlag, stringFlag } from './args.js';
+import { booleanFlag, numberFlag, parseVerbArgs, sizeFlag, stringFlag, type FlagSpec } from './args.js';
 import { IMPORT_SOURCES, importTorchWeights, writeImported, type ImportResult, type ImportSource } from '../nn/import/index.js';
+
+const flags: FlagSpec = {
+  out: { type: 'string', short: 'o' },
+  from: { type: 'string' },
+  classes: { type: 'string' },
+  'allow-class': { type: 'string', multiple: true },
+  half: { type: 'boolean' },
+  width: { type: 'string' },
+  'max-file-size': { type: 'string' },
+  'max-inflated': { type: 'string' },
+};
 
 const help = `usage: ssd import <file.pth> --out <model.safetensors> [--from KIND] [--classes a,b,...] [--width W] [--half]
 
@@ -34,23 +45,20 @@ options:
   --half               store the weights as float16 (half the file size)
   --max-file-size SIZE the largest file read (default 2G)
   --max-inflated SIZE  the most a compressed .pth may inflate to, all entries together (default 1G);
-                       torch.save never compresses, so only a repacked file comes near it`;
+                       torch.save never compresses, so only a repacked file comes near it
+
+examples
+  ssd import checkpoint_ssd300.pth.tar --out ssd300-voc.safetensors
+  ssd import vgg16-397923af.pth --out vgg16-base.safetensors
+  ssd import ssd300_vgg16_coco-b556d3b4.pth --out ssd300-coco.safetensors --half`;
 
 export const command: Command = {
   name: 'import',
   summary: 'convert PyTorch weights (tutorial, state_dict, torchvision ssd300, ImageNet vgg16 / mobilenet_v2) to a model file',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
-    const args = parseVerbArgs('import', argv, {
-      out: { type: 'string', short: 'o' },
-      from: { type: 'string' },
-      classes: { type: 'string' },
-      'allow-class': { type: 'string', multiple: true },
-      half: { type: 'boolean' },
-      width: { type: 'string' },
-      'max-file-size': { type: 'string' },
-      'max-inflated': { type: 'string' },
-    });
+    const args = parseVerbArgs('import', argv, flags);
     if (args.positionals.length !== 1) throw new UsageError(`ssd import: give exactly one .pth file (got ${args.positionals.length}); see ssd import --help`);
     const file = args.positionals[0]!;
     const out = stringFlag(args, 'out');

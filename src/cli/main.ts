@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { nearest } from './suggest.js';
+import { packageVersion } from './version.js';
 
 /** Every verb, loaded only when typed so that `ssd --help` starts fast. Add a verb: one line here, one file beside. */
 const verbs: Record<string, () => Promise<{ command: Command }>> = {
@@ -20,7 +22,7 @@ const verbs: Record<string, () => Promise<{ command: Command }>> = {
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
-    const lines = ['usage: ssd <verb> [options]   (ssd <verb> --help for details)', ''];
+    const lines = ['usage: ssd <verb> [options]   (ssd <verb> --help for details; ssd --version)', ''];
     for (const name of Object.keys(verbs)) {
       const { command } = await verbs[name]!();
       lines.push(`  ${name.padEnd(10)} ${command.summary}`);
@@ -28,8 +30,15 @@ async function main(argv: string[]): Promise<number> {
     console.log(lines.join('\n'));
     return verb === undefined ? 2 : 0;
   }
+  if (verb === '--version' || verb === '-v') {
+    console.log(packageVersion());
+    return 0;
+  }
   const load = verbs[verb];
-  if (load === undefined) throw new UsageError(`ssd: unknown verb '${verb}'; known: ${Object.keys(verbs).join(', ')}`);
+  if (load === undefined) {
+    const best = nearest(verb, Object.keys(verbs));
+    throw new UsageError(`ssd: unknown verb '${verb}'; ${best !== undefined ? `did you mean ${best}? ` : ''}the verbs: ${Object.keys(verbs).join(', ')}`);
+  }
   const { command } = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.help);

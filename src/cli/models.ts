@@ -40,6 +40,7 @@ export const command: Command = {
   name: 'models',
   summary: 'list the models (parameters, GMAC, priors)',
   help,
+  flags,
   async run(argv) {
     const args = parseVerbArgs('models', argv, flags);
     const classes = intFlag('models', 'classes', stringFlag(args, 'classes'), 20, 1, 10000);

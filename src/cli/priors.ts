@@ -147,6 +147,7 @@ export const command: Command = {
   name: 'priors',
   summary: "show a model's priors map by map, and how well they fit a dataset's objects",
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
     const args = parseVerbArgs('priors', argv, flags);
     if (args.positionals.length > 0) throw new UsageError(`ssd priors: unexpected argument '${args.positionals[0]}' (see ssd priors --help)`);

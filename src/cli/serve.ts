@@ -1,8 +1,26 @@
 // `ssd serve`: the detection HTTP service and its web page.
 import { SSD } from '../nn/model.js';
 import { serve } from '../serve/server.js';
-import { intFlag, maxPixelsFlag, numberFlag, parseVerbArgs, stringFlag } from './args.js';
+import { intFlag, maxPixelsFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import { UsageError, type Command } from './command.js';
+
+const flags: FlagSpec = {
+  weights: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'min-score': { type: 'string' },
+  'max-overlap': { type: 'string' },
+  'top-k': { type: 'string' },
+  'max-batch': { type: 'string' },
+  'max-wait-ms': { type: 'string' },
+  'max-body-mb': { type: 'string' },
+  'max-pixels': { type: 'string' },
+  'max-decodes': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  threads: { type: 'string' },
+};
 
 const help = `usage: ssd serve --weights <model.safetensors> [--port 8080] [--host 127.0.0.1] [options]
 
@@ -39,30 +57,19 @@ limits (what one client can cost):
   --request-timeout <s> time a client has to send a whole request           (default 30)
 
 The model runs on a blank image before the server listens: a model that cannot run does not start.
-Stops gracefully on Ctrl-C / SIGTERM: requests in flight are answered first (a second signal stops at once).`;
+Stops gracefully on Ctrl-C / SIGTERM: requests in flight are answered first (a second signal stops at once).
+
+examples
+  ssd serve --weights runs/voc/best.safetensors
+  ssd serve --weights runs/voc/best.safetensors --host 0.0.0.0 --port 8080 --min-score 0.3 --max-batch 16`;
 
 export const command: Command = {
   name: 'serve',
   summary: 'HTTP detection service with batching, and a web page (camera or dropped images)',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
-    const args = parseVerbArgs('serve', argv, {
-      weights: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'min-score': { type: 'string' },
-      'max-overlap': { type: 'string' },
-      'top-k': { type: 'string' },
-      'max-batch': { type: 'string' },
-      'max-wait-ms': { type: 'string' },
-      'max-body-mb': { type: 'string' },
-      'max-pixels': { type: 'string' },
-      'max-decodes': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'headers-timeout': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      threads: { type: 'string' },
-    });
+    const args = parseVerbArgs('serve', argv, flags);
     const weights = stringFlag(args, 'weights');
     if (!weights) throw new UsageError('ssd serve: --weights <model file> is required (see ssd serve --help)');
     if (args.positionals.length) throw new UsageError(`ssd serve: unexpected argument '${args.positionals[0]}'`);

@@ -86,7 +86,8 @@ run folder, evaluation
   --resume                continue the run in --out from last.safetensors, exactly
   --exist-ok              start a new run in --out even if it holds one (that run's files are removed)
   --save-every <N>        also checkpoint every N steps (default: at each epoch's end)
-  --eval-every <N>        evaluate every N epochs (default 0: never); keeps best.safetensors
+  --eval-every <N>        evaluate every N epochs; keeps best.safetensors (default: every epoch, or every
+                          2000 steps when epochs are longer, if a validation split is found; 0: never)
   --val-data <path>       validation data (default: --data)
   --val-split <name>      validation split (default: VOC test, YOLO val)
   --metric <m>            voc07 (default), voc or coco
@@ -118,6 +119,7 @@ export const command: Command = {
   name: 'train',
   summary: 'train an SSD on a VOC, COCO or YOLO dataset',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
     const args = parseVerbArgs('train', argv, flags);
     if (args.positionals.length > 0) throw new UsageError(`ssd train: unexpected argument '${args.positionals[0]}' (see ssd train --help)`);

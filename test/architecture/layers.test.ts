@@ -1,5 +1,5 @@
 // The source tree's shape: no import cycles between files, and no import from a layer into one above it.
-// Layers, bottom to top: graph, boxes, io, draw | nn, data, eval | train, serve, demo | cli (the root index.ts
+// Layers, bottom to top: graph, boxes, io, draw | nn, data, eval | train, serve, predict, demo | cli (the root index.ts
 // may import anything). Imports within a layer are allowed; cycles never.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
-const LAYER: Record<string, number> = { graph: 0, boxes: 0, io: 0, draw: 0, nn: 1, data: 1, eval: 1, train: 2, serve: 2, demo: 2, cli: 3 };
+const LAYER: Record<string, number> = { graph: 0, boxes: 0, io: 0, draw: 0, nn: 1, data: 1, eval: 1, train: 2, serve: 2, predict: 2, demo: 2, cli: 3 };
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

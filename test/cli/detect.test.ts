@@ -1,85 +1,34 @@
 // `ssd detect`: images and folders in, annotated copies and one JSON file out; unreadable files named and
 // skipped; COCO results (named by file or by a dataset); the command end to end on a real SSD300 model file.
+// The library under it (src/predict) has its own tests in test/predict/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
-import { collectImages, command, detectImages, type DetectReport } from '../../src/cli/detect.js';
+import { command } from '../../src/cli/detect.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { detectionsToCocoResults, readCocoResults } from '../../src/train/coco-results.js';
 import { SSD } from '../../src/nn/model.js';
 import { modelConfig } from '../../src/nn/models/index.js';
+import type { DetectReport } from '../../src/predict/report.js';
 import { pngBomb } from '../io/png-bomb.js';
-import { TinyDetector } from '../serve/tiny-model.js';
+import { WriteError } from '../../src/predict/write-file.js';
+import { writeInputImages } from '../predict/input-images.js';
+import { encodeMp4, panFrames, testFfmpeg } from '../predict/video-clips.js';
 
 const fixtureRoot = fileURLToPath(new URL('../fixtures/datasets', import.meta.url));
+const ffmpeg = testFfmpeg();
 
 let dir: string;
-const model = new TinyDetector();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
-  mkdirSync(join(dir, 'in', 'sub'), { recursive: true });
-  const scene = (w: number, h: number) =>
-    sharp({ create: { width: w, height: h, channels: 3, background: { r: 30, g: 110, b: 200 } } }).composite([
-      { input: { create: { width: Math.round(w / 3), height: Math.round(h / 2), channels: 3, background: { r: 240, g: 200, b: 20 } } }, left: Math.round(w / 4), top: Math.round(h / 5) },
-      { input: { create: { width: Math.round(w / 5), height: Math.round(h / 5), channels: 3, background: { r: 250, g: 20, b: 20 } } }, left: Math.round((2 * w) / 3), top: Math.round((2 * h) / 3) },
-    ]);
-  await scene(640, 480).jpeg().toFile(join(dir, 'in', '000000000042.jpg'));
-  await scene(500, 333).jpeg().withMetadata({ orientation: 6 }).toFile(join(dir, 'in', 'rotated.jpg'));
-  await scene(320, 240).grayscale().png().toFile(join(dir, 'in', 'gray.png'));
-  await scene(256, 256).ensureAlpha(0.6).png().toFile(join(dir, 'in', 'sub', 'alpha.png'));
-  await scene(256, 256).png().toFile(join(dir, 'in', 'sub', 'gray.png')); // same base name as another input
-  writeFileSync(join(dir, 'in', 'broken.jpg'), 'not a jpeg');
-  writeFileSync(join(dir, 'in', 'notes.txt'), 'not an image and not taken from a folder');
+  await writeInputImages(dir);
 });
 
-after(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await model.dispose();
-});
-
-test('collectImages: folders recursively by extension, files as given; a missing path is an error naming it', () => {
-  const files = collectImages([join(dir, 'in')]).map((f) => f.slice(dir.length + 1));
-  assert.deepEqual(files, ['in/000000000042.jpg', 'in/broken.jpg', 'in/gray.png', 'in/rotated.jpg', 'in/sub/alpha.png', 'in/sub/gray.png']);
-  assert.deepEqual(collectImages([join(dir, 'in', 'notes.txt')]), [join(dir, 'in', 'notes.txt')]);
-  assert.throws(() => collectImages([join(dir, 'missing.jpg')]), /missing\.jpg' does not exist/);
-});
-
-test('detectImages: every readable image detected as model.detect does, annotated copies written, failures named', async () => {
-  const out = join(dir, 'out-api');
-  const files = collectImages([join(dir, 'in')]);
-  const seen: string[] = [];
-  const { images, failed } = await detectImages(model, files, { outDir: out, minScore: 0.2, batch: 3, onImage: (f) => seen.push(f) });
-  assert.equal(seen.length, files.length, 'onImage for every file');
-  assert.deepEqual(failed.map((f) => f.file), [join(dir, 'in', 'broken.jpg')]);
-  assert.match(failed[0]!.error, /broken\.jpg/);
-  assert.deepEqual(images.map((i) => i.file), files.filter((f) => !f.endsWith('broken.jpg')), 'results in input order');
-  const sizes: Record<string, [number, number]> = { '000000000042.jpg': [640, 480], 'rotated.jpg': [333, 500], 'gray.png': [320, 240], 'alpha.png': [256, 256] };
-  let total = 0;
-  for (const img of images) {
-    const want = await model.detect(img.file, { minScore: 0.2 });
-    assert.equal(img.detections.length, want.length, img.file);
-    // As sets: a batched run may round differently in the last bits, swapping near-equal scores.
-    const used = new Uint8Array(want.length);
-    for (const d of img.detections) {
-      const i = want.findIndex((w, i) => !used[i] && w.label === d.label && Math.abs(w.score - d.score) < 1e-5 && Math.abs(w.box.xmin - d.box.xmin) <= 0.01 && Math.abs(w.box.ymax - d.box.ymax) <= 0.01);
-      assert.ok(i >= 0, `${img.file}: ${JSON.stringify(d)} is not among model.detect's`);
-      used[i] = 1;
-    }
-    total += want.length;
-    const base = img.file.split('/').pop()!;
-    if (sizes[base] && !img.file.includes('sub/gray')) assert.deepEqual([img.width, img.height], sizes[base], `${base} size after EXIF orientation`);
-    const meta = await sharp(join(out, img.annotated)).metadata();
-    assert.deepEqual([meta.width, meta.height], [img.width, img.height], `${img.annotated} has the image's size`);
-  }
-  assert.ok(total > 0, 'the pictures must give detections');
-  assert.deepEqual(images.map((i) => i.annotated).sort(), ['000000000042.jpg', 'alpha.png', 'gray.png', 'gray_1.png', 'rotated.jpg']);
-  assert.equal((await sharp(join(out, 'alpha.png')).metadata()).channels, 4, 'alpha kept');
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('COCO results of plain files: bbox [x, y, w, h], image_id the stem (a number when all digits), category = class index', () => {
   const names = ['background', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'dog'];
@@ -183,4 +132,73 @@ test('ssd detect --coco --data: image and category ids of the dataset, a file ss
   assert.equal(read.reduce((n, d) => n + d.labels.length, 0), results.length, 'ssd eval --detections reads every entry');
   await assert.rejects(command.run(['--weights', weights, '--data', data]), /--data names the dataset .* add --coco/);
   await assert.rejects(command.run(['--weights', weights, '--coco', '--data', data, join(dir, 'in', 'gray.png')]), /gray\.png is not an image of .*instances_val\.json/);
+});
+
+/** Runs the verb with stderr's lines captured. */
+async function runDetect(argv: string[]): Promise<{ code: number; errors: string[] }> {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+  try {
+    return { code: await command.run(argv), errors };
+  } finally {
+    console.error = original;
+  }
+}
+
+test('ssd detect refuses an --out that is, or is inside, an input folder, or holds an input file, before any work', async () => {
+  const weights = join(dir, 'no-model-needed.safetensors'); // never read: the check comes first
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in'), '--out', join(dir, 'in')]), /^UsageError: ssd detect: the output folder .* is the input folder .*in: annotated copies would replace the originals/);
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in'), '--out', join(dir, 'in', 'sub', 'detect')]), /is inside the input folder/);
+  await assert.rejects(command.run(['--weights', weights, join(dir, 'in', 'gray.png'), '--out', join(dir, 'in')]), /holds the input .*gray\.png: its annotated copy would replace it/);
+  assert.ok(!existsSync(join(dir, 'in', 'sub', 'detect')), 'nothing written');
+});
+
+test('ssd detect over a folder with a dangling link, a link loop and a name that is not UTF-8: each named and counted, every image processed', async () => {
+  const weights = join(dir, 'tiny-walk.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const folder = join(dir, 'walk');
+  mkdirSync(folder);
+  copyFileSync(join(dir, 'in', 'gray.png'), join(folder, 'gray.png'));
+  symlinkSync(join(dir, 'nowhere.jpg'), join(folder, 'dangling.jpg'));
+  symlinkSync('.', join(folder, 'loop'));
+  writeFileSync(Buffer.concat([Buffer.from(folder + '/'), Buffer.from('caf\xe9.png', 'latin1')]), readFileSync(join(dir, 'in', 'gray.png')));
+  const out = join(dir, 'out-walk');
+  const { code, errors } = await runDetect(['--weights', weights, folder, '--out', out]);
+  assert.equal(code, 0, errors.join('\n'));
+  const report = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as DetectReport;
+  assert.deepEqual(report.images.map((i) => i.file), [join(folder, 'gray.png')]);
+  assert.deepEqual(report.skipped.map((s) => s.path), [join(folder, 'caf\xe9.png'), join(folder, 'dangling.jpg'), join(folder, 'loop')]);
+  for (const s of report.skipped) assert.ok(errors.includes(`ssd detect: skipped ${s.path}: ${s.reason}`), `stderr names ${s.path}`);
+});
+
+test('ssd detect: a results file that cannot be written names it and what to do', async () => {
+  const weights = join(dir, 'tiny-write.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const out = join(dir, 'out-blocked');
+  mkdirSync(join(out, 'detections.json'), { recursive: true });
+  await assert.rejects(runDetect(['--weights', weights, join(dir, 'in', 'gray.png'), '--out', out]), (e: Error) => e instanceof WriteError && /^cannot write the run's results file .*detections\.json: EISDIR.*; a folder of that name is in the way: move it, or give another --out$/.test(e.message));
+  await assert.rejects(command.run(['--wieghts', weights, join(dir, 'in')]), /^UsageError: ssd detect: unknown flag --wieghts; did you mean --weights\?$/);
+});
+
+test('ssd detect on a video: JSON lines and an annotated MP4 per video, listed in detections.json; --every; frames/s in the summary', { skip: ffmpeg === undefined ? 'no ffmpeg here' : false }, async () => {
+  const weights = join(dir, 'tiny-video.safetensors');
+  SSD.create(modelConfig('ssd-tiny', ['cat', 'dog']), { seed: 1 }).save(weights);
+  const clip = join(dir, 'clips', 'walk.mp4');
+  mkdirSync(join(dir, 'clips'));
+  await encodeMp4(ffmpeg!, clip, panFrames(160, 120, 6), 160, 120, 12);
+  const out = join(dir, 'out-video');
+  const { code, errors } = await runDetect(['--weights', weights, join(dir, 'clips'), join(dir, 'in', 'gray.png'), '--every', '2', '--min-score', '0.05', '--out', out]);
+  assert.equal(code, 0, errors.join('\n'));
+  const report = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as DetectReport;
+  assert.deepEqual(report.images.map((i) => i.file), [join(dir, 'in', 'gray.png')]);
+  const v = report.videos![0]!;
+  assert.deepEqual({ ...v, objects: 0 }, { file: clip, detections: 'walk.detections.jsonl', annotated: 'walk.annotated.mp4', width: 160, height: 120, fps: 12, frames: 6, detected: 3, every: 2, objects: 0 });
+  const lines = readFileSync(join(out, v.detections), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { frame: number; time: number; detections: unknown[] });
+  assert.deepEqual(lines.map((l) => l.frame), [0, 2, 4]);
+  assert.equal(v.objects, lines.reduce((n, l) => n + l.detections.length, 0));
+  assert.match(errors.at(-1)!, /^ssd detect: 1 image, \d+ detections?; 1 video \(6 frames, 3 detected\), \d+ detections? in [\d.]+ s \([\d.]+ img\/s\); annotated copies and detections\.json in /);
+  const onlyVideo = await runDetect(['--weights', weights, clip, '--out', join(dir, 'out-video-only')]);
+  assert.match(onlyVideo.errors.at(-1)!, /^ssd detect: 1 video \(6 frames, 6 detected\), \d+ detections? in [\d.]+ s \([\d.]+ frames\/s\)/);
+  await assert.rejects(command.run(['--weights', weights, '--coco', clip, '--out', join(dir, 'out-coco-video')]), /--coco writes results of images; .*walk\.mp4 is a video/);
 });

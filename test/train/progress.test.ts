@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { progressHook } from '../../src/train/hooks.js';
 import { formatDuration, formatProgress, Progress, type ProgressState } from '../../src/train/progress.js';
 
 const state = (step: number): ProgressState => ({ step, total: 10, epoch: 0, loss: 4.25, locLoss: 1.25, confLoss: 3, lr: 1e-3, imagesPerSecond: 2.5, etaSeconds: 65 });
@@ -31,4 +32,30 @@ test('on a TTY the line is redrawn in place; elsewhere plain lines, rate-limited
   assert.equal(plain.length, 2, 'the first line, then nothing within the interval, then the last step');
   assert.ok(plain.every((s) => !s.includes('\r') && !s.includes('\x1b') && s.endsWith('\n')));
   assert.match(plain[1]!, /^step 10\/10 100%/);
+});
+
+test('the training progress never goes back: a time-budget run (uneven steps, pauses for evaluation, a resumed start) and a step-budget run print non-decreasing steps and percentages', () => {
+  type Run = Parameters<NonNullable<ReturnType<typeof progressHook>['afterStep']>>[0];
+  const check = (budget: { totalSteps?: number; budgetSeconds?: number }, resumeAt: { step: number; seconds: number }): void => {
+    const out: string[] = [];
+    const state = { step: resumeAt.step, epoch: 0, seconds: resumeAt.seconds };
+    const run = { progress: new Progress({ write: (s: string) => out.push(s), isTTY: true, columns: 200 }), state, totalSteps: budget.totalSteps, budgetSeconds: budget.budgetSeconds } as unknown as Run;
+    const hook = progressHook();
+    for (let i = 0; i < 400; i++) {
+      // Steps of 0 to 0.3 s; every 50th waits 5 s for an evaluation, which the budget does not count.
+      const seconds = ((i * 7919) % 31) / 100;
+      state.step++;
+      state.seconds += seconds;
+      void hook.afterStep!(run, { step: state.step, epoch: 0, images: 8, losses: { loss: 4, loc_loss: 1, conf_loss: 3, positives: 20 }, lr: 1e-3, seconds: i % 50 === 49 ? seconds + 5 : seconds, skipped: [] });
+    }
+    const shown = out.map((l) => /step (\d+)(?:\/\d+)? \[[#.]+\] (\d+)%/.exec(l)).filter((m) => m !== null).map((m) => [Number(m![1]), Number(m![2])] as const);
+    assert.equal(shown.length, 400);
+    for (let i = 1; i < shown.length; i++) {
+      assert.ok(shown[i]![0] >= shown[i - 1]![0] && shown[i]![1] >= shown[i - 1]![1], `line ${i}: step ${shown[i]![0]} at ${shown[i]![1]}% after step ${shown[i - 1]![0]} at ${shown[i - 1]![1]}%`);
+    }
+    assert.ok(shown[0]![1] >= 0 && shown[399]![1] <= 100);
+  };
+  check({ budgetSeconds: 70 }, { step: 0, seconds: 0 });
+  check({ budgetSeconds: 120 }, { step: 150, seconds: 40 }); // resumed
+  check({ totalSteps: 600 }, { step: 100, seconds: 30 });
 });
