@@ -2,6 +2,7 @@
 import { intFlag, numberFlag, parseVerbArgs, stringFlag, type FlagSpec } from './args.js';
 import type { Command } from './command.js';
 import { runDemo } from '../demo/demo.js';
+import { MODELS } from '../nn/models/index.js';
 
 const flags: FlagSpec = {
   minutes: { type: 'string' },
@@ -15,7 +16,7 @@ const flags: FlagSpec = {
   workers: { type: 'string' },
 };
 
-const help = `usage: ssd demo [--minutes M] [--out DIR]
+const help = `usage: ssd demo [--minutes M] [--model NAME] [--out DIR]
 
 Generates a data set of shapes (circles, squares, triangles, stars, crosses of varied size, colour and rotation,
 overlapping, on textured noisy backgrounds; Pascal VOC layout, train/val/test splits), trains ssd-tiny on it for
@@ -37,8 +38,11 @@ of them and writes:
   --threads <N>    ONNX Runtime threads (default: all cores)
   --workers <N>    data loader worker threads (default 1)
 
-example
-  ssd demo --minutes 3 --out runs/demo-quick`;
+models: ${[...MODELS.keys()].join(', ')}
+
+examples
+  ssd demo --minutes 3 --out runs/demo-quick
+  ssd demo --model ssdlite320-mobilenetv2 --minutes 30 --out runs/demo-ssdlite`;
 
 export const command: Command = {
   name: 'demo',

@@ -36,7 +36,8 @@ preprocessing and records the range of every activation int8 will hold; then the
 with int8 weights (symmetric, per output channel) and uint8 activations (per tensor), batch norm folded in,
 as an ONNX file in QDQ form (QuantizeLinear / DequantizeLinear around each Conv, standard opset 18), which
 ONNX Runtime runs as QLinearConv. Box decoding and NMS stay float32. The file carries the model config in
-its metadata: --weights of ssd detect, eval, serve and SSD.load take it like any model file.
+its metadata: --weights of ssd detect, eval, serve and SSD.load take it like any model file (then
+ssd eval --weights runs/demo/model.int8.onnx --data runs/demo/shapes --split test compares its mAP).
 
   --weights <file>       the float32 model file                                     [required]
   --data <path>          dataset whose images calibrate (VOC root, COCO json, YOLO yaml)  [required]
@@ -60,9 +61,9 @@ its metadata: --weights of ssd detect, eval, serve and SSD.load take it like any
   --threads <N>          ONNX Runtime threads (default: all cores)
   --max-pixels <MP>      largest calibration image decoded, in megapixels (default 40)
 
-example
+examples
   ssd quantize --weights runs/demo/model.safetensors --data runs/demo/shapes --images 200 --report
-  ssd eval --weights runs/demo/model.int8.onnx --data runs/demo/shapes --split test`;
+  ssd quantize --weights runs/demo/model.safetensors --data runs/demo/shapes --method entropy --exclude kind:depthwise --out runs/demo/model.entropy.int8.onnx`;
 
 /** The flag's values, split at commas. */
 function listFlag(value: unknown): string[] {
@@ -94,6 +95,7 @@ export const command: Command = {
   name: 'quantize',
   summary: 'quantize a model to int8 (ONNX, QDQ) with calibration images from a dataset',
   help,
+  flags,
   async run(argv: string[]): Promise<number> {
     const args = parseVerbArgs('quantize', argv, flags);
     if (args.positionals.length) throw new UsageError(`ssd quantize: unexpected argument '${args.positionals[0]}' (see ssd quantize --help)`);

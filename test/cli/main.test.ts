@@ -24,7 +24,7 @@ test('ssd --version and -v print the version of package.json', () => {
 test('an unknown verb gets the nearest verb, or the list when none is near; exit code 2', () => {
   const r = ssd('trian', '--epochs', '3');
   assert.equal(r.status, 2);
-  assert.equal(r.stderr, "ssd: unknown verb 'trian'; did you mean train? the verbs: detect, export, train, eval, serve, models, priors, demo, import, bench\n");
+  assert.equal(r.stderr, "ssd: unknown verb 'trian'; did you mean train? the verbs: detect, export, train, eval, serve, models, priors, demo, import, bench, quantize\n");
   const far = ssd('frobnicate');
   assert.equal(far.status, 2);
   assert.match(far.stderr, /^ssd: unknown verb 'frobnicate'; the verbs: detect, /);
