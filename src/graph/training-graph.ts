@@ -22,12 +22,17 @@ export interface TrainingGraphOptions {
    */
   parameterStep?: 'graph' | 'caller';
   /**
-   * Update the parameters of up to this many elements together, one flat update per optimizer group (their
-   * gradients, values and state laid end to end), instead of one per parameter: a few large elementwise ops
-   * instead of hundreds of small ones, for networks of many small parameters. Default 0: one update per parameter.
+   * Update the parameters of fewer elements than this together: each run of at least 3 of them in one optimizer
+   * group, with no larger parameter between them in the forward pass, gets one flat update (their gradients,
+   * values and state laid end to end): a few large elementwise ops instead of many small ones. Default 0: one
+   * update per parameter (measured: no faster a step for SSDLite, and a higher memory peak).
    */
   flattenBelow?: number;
 }
+
+/** The fewest small parameters updated together: shorter runs (SSD300's first layers) gain nothing measurable and
+ *  change ONNX Runtime's schedule enough to raise the step's memory peak. */
+const MIN_RUN = 3;
 
 /** The base learning rate input (float32 scalar), in a graph that steps its parameters itself. */
 export const LR_INPUT = 'lr';
@@ -55,7 +60,7 @@ export interface UpdateUnit {
  * Builds the training graph from a forward graph `g` whose scalar `loss` depends on its parameters; `g` itself
  * is not changed. Inputs: g's inputs, every parameter (under its name), every state buffer
  * ('<param>.<state>', e.g. 'conv.weight.momentum'; with `flattenBelow`, small parameters share flat ones named
- * '<group>.flat.<state>'), the optimizer's scalars and, with parameterStep 'graph', 'lr'. Outputs: g's outputs,
+ * '<group>.flat<k>.<state>' for the k-th run of them), the optimizer's scalars and, with parameterStep 'graph', 'lr'. Outputs: g's outputs,
  * '<state input>.next' for each state buffer, '<param>.direction' where the direction is not a state buffer,
  * '<param>.next' with parameterStep 'graph', and 'grad_norm' when clipping. The new state is written by the node
  * that computes it (no copy), so a caller may bind it to the input's own buffer.
@@ -94,13 +99,30 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
   }
   const gradOf = (p: Parameter): Tensor => (scale ? t.mul(grads.get(p.name)!, scale) : grads.get(p.name)!);
 
-  // One update per large parameter; the small ones of each group together.
+  // One update per large parameter; the small ones of each group together, in runs that a large parameter ends.
+  // Updates follow the forward order of their parameters (a run at its first member): ONNX Runtime schedules the
+  // graph from its outputs in order, and another order of the same updates can raise a step's memory peak.
   const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
-  const groups = new Map<string, Parameter[]>();
-  const single: Parameter[] = [];
-  for (const p of params) {
-    if (numel(p) < flattenBelow) groups.set(p.group, [...(groups.get(p.group) ?? []), p]);
-    else single.push(p);
+  const firstUse = new Map<string, number>();
+  g.nodes.forEach((node, i) => node.inputs.forEach((name) => firstUse.has(name) || firstUse.set(name, i)));
+  const inForwardOrder = [...params].sort((a, b) => (firstUse.get(a.name) ?? Infinity) - (firstUse.get(b.name) ?? Infinity));
+  const runOf = new Map<Parameter, Parameter[]>();
+  const open = new Map<string, Parameter[]>();
+  for (const p of inForwardOrder) {
+    if (numel(p) >= flattenBelow) {
+      open.clear();
+      continue;
+    }
+    const run = open.get(p.group) ?? [];
+    open.set(p.group, run);
+    run.push(p);
+    runOf.set(p, run);
+  }
+  const plan: Parameter[][] = [];
+  for (const p of inForwardOrder) {
+    const run = runOf.get(p);
+    if (!run || run.length < MIN_RUN) plan.push([p]);
+    else if (run[0] === p) plan.push(run);
   }
   const units: UpdateUnit[] = [];
   const addUnit = (key: string, group: string, shape: number[], value: Tensor, grad: Tensor, members: UpdateUnit['members']): Tensor => {
@@ -114,23 +136,26 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: shape.reduce((a, b) => a * b, 1), members });
     return direction;
   };
+  const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => t.reshape(x, [-1])), 0));
   const multipliers = opts.lrMultipliers ?? {};
-  for (const p of single) {
+  let runIndex = 0;
+  for (const members of plan) {
+    const p = members[0]!;
+    if (members.length > 1) {
+      let offset = 0;
+      const layout = members.map((m) => {
+        const entry = { name: m.name, offset, length: numel(m) };
+        offset += entry.length;
+        return entry;
+      });
+      addUnit(`${p.group}.flat${runIndex++}`, p.group, [offset], flat(members), flat(members.map(gradOf)), layout);
+      continue;
+    }
     const direction = addUnit(p.name, p.group, [...(p.shape as number[])], p, gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
     if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(direction, mult === 1 ? lr : t.mul(lr, mult));
     t.outputRenamed(t.sub(p, step), nextName(p.name));
-  }
-  for (const [group, members] of groups) {
-    const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => t.reshape(x, [-1])), 0));
-    let offset = 0;
-    const layout = members.map((p) => {
-      const m = { name: p.name, offset, length: numel(p) };
-      offset += m.length;
-      return m;
-    });
-    addUnit(`${group}.flat`, group, [offset], flat([...members]), flat(members.map(gradOf)), layout);
   }
   return { graph: t, units };
 }

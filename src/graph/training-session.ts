@@ -82,10 +82,10 @@ export class TrainingSession {
     for (const name of this.scalarOutputs) this.fetches[name] = null;
   }
 
-  /** Builds the training graph of `g` (parameterStep 'caller', small parameters updated together) and opens its
-   *  session; parameters start at their `init` values, optimizer state at zero. */
+  /** Builds the training graph of `g` (parameterStep 'caller') and opens its session; parameters start at their
+   *  `init` values, optimizer state at zero. */
   static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
-    const { graph: tg, units } = buildTrainingGraphWithOutputs(g, loss, { flattenBelow: FLATTEN_BELOW, ...opts, parameterStep: 'caller' });
+    const { graph: tg, units } = buildTrainingGraphWithOutputs(g, loss, { ...opts, parameterStep: 'caller' });
     checkStateInPlace(tg, units);
     const bytes = tg.toBytes({ parameters: 'inputs' });
     const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'training'));
@@ -153,9 +153,6 @@ export class TrainingSession {
     await this.session.release();
   }
 }
-
-/** Parameters smaller than this are updated together, one flat update per optimizer group. */
-const FLATTEN_BELOW = 1 << 16;
 
 /** Checks that every reader of an old state buffer feeds the node that writes its new value (see TrainingSession). */
 function checkStateInPlace(tg: Graph, units: readonly UpdateUnit[]): void {

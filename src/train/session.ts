@@ -43,8 +43,8 @@ export interface StepSessionOptions {
   threads?: number;
   /** Autodiff settings (convolution gradient formulations). Default: the measured choices. */
   gradients?: GradientOptions;
-  /** Parameters of up to this many elements are updated together, one flat update per group (0: one update per
-   *  parameter). Default: TrainingSession's. */
+  /** Parameters of fewer elements are updated together, one flat update per run of them (see TrainingGraphOptions).
+   *  Default 0: one update per parameter. */
   flattenBelow?: number;
 }
 
