@@ -26,7 +26,8 @@ export interface Optimizer {
   /**
    * Adds the update of parameter values `p` to `g`: from their gradient (after any clipping), their current state
    * tensors and the scalar inputs, the new state and the step direction. Updates are elementwise, so `p` may be one
-   * parameter or several of the same group laid end to end (a training session updates small parameters so).
+   * parameter or several of the same group laid end to end (as training graphs with `flattenBelow` update small
+   * parameters).
    */
   update(g: Graph, p: Tensor, grad: Tensor, state: readonly Tensor[], context: UpdateContext): ParameterUpdate;
 }
