@@ -1,5 +1,6 @@
 // Writing `ssd detect`'s outputs: a write that fails names the file and says what the user can do about it.
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic-write.js';
 
 /** A write that failed: the message names the file and what to do. */
 export class WriteError extends Error {
@@ -60,14 +61,11 @@ export function writeOutput(file: string, data: Uint8Array | string, what: strin
   }
 }
 
-/** Writes `value` as JSON to `file` atomically (a temporary file beside it, then renamed over it). */
+/** Writes `value` as JSON to `file` atomically (io/atomic-write.ts). */
 export function writeJsonFile(file: string, value: unknown, what = 'the results file'): void {
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n');
-    renameSync(tmp, file);
+    writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(value, null, 1) + '\n'));
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw writeFailure(e, file, what);
   }
 }
