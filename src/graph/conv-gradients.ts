@@ -137,11 +137,15 @@ export function convGradients(c: GradContext, dy: Tensor): [Tensor, Tensor] {
 
 // ------------------------------------------------------------------ input gradient
 
+/** The kernel flipped in both spatial axes. */
+function flippedKernel(g: Graph, k: ConvGeometry): Tensor {
+  const [kh, kw] = k.kernel;
+  return g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
+}
+
 /** Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped. */
 function inputGradFlippedConv(g: Graph, k: ConvGeometry): Tensor {
-  const [kh, kw] = k.kernel;
-  const flipped = g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
-  return g.conv2d(k.dy, g.transpose(flipped, [1, 0, 2, 3]), undefined, { pad: flippedPads(k), dilation: k.dilations });
+  return g.conv2d(k.dy, g.transpose(flippedKernel(g, k), [1, 0, 2, 3]), undefined, { pad: flippedPads(k), dilation: k.dilations });
 }
 
 /** ConvTranspose with the forward's kernel, padded so that it returns exactly the input's size. */
@@ -157,9 +161,7 @@ function inputGradConvTranspose(g: Graph, k: ConvGeometry): Tensor {
 
 /** Depthwise, stride 1: the adjoint is the depthwise Conv of dy with the kernel flipped in space. */
 function inputGradDepthwise(g: Graph, k: ConvGeometry): Tensor {
-  const [kh, kw] = k.kernel;
-  const flipped = g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
-  return g.conv2d(k.dy, flipped, undefined, { pad: flippedPads(k), dilation: k.dilations, groups: k.groups });
+  return g.conv2d(k.dy, flippedKernel(g, k), undefined, { pad: flippedPads(k), dilation: k.dilations, groups: k.groups });
 }
 
 /** 1x1, stride 1, no padding: dx[n] = W^T dy[n], one MatMul broadcast over the images. */
@@ -188,6 +190,15 @@ function weightGradPointwise(g: Graph, k: ConvGeometry): Tensor {
   return g.reshape(w, [k.cout, k.cin, 1, 1]);
 }
 
+/** The end padding (bottom for axis 0, right for axis 1) the forward's windows actually reach: padding past the
+ *  last window never meets a weight. */
+function endPad(k: ConvGeometry, axis: 0 | 1): number {
+  const size = axis === 0 ? k.H : k.W;
+  const out = axis === 0 ? k.ho : k.wo;
+  const reach = k.strides[axis] * (out - 1) + k.dilations[axis] * (k.kernel[axis] - 1) + 1 - k.pads[axis];
+  return Math.max(0, Math.min(k.pads[axis + 2]!, reach - size));
+}
+
 /**
  * The weight gradient as a Conv of x with dy as the kernels (stride and dilation swapped): `input` and `kernels` are
  * x and dy laid out for it; the result is trimmed to kh x kw (end padding the forward never reached is dropped).
@@ -195,10 +206,7 @@ function weightGradPointwise(g: Graph, k: ConvGeometry): Tensor {
 function correlateWithDy(g: Graph, k: ConvGeometry, input: Tensor, kernels: Tensor, groups: number): Tensor {
   const [kh, kw] = k.kernel;
   const { strides, dilations, pads } = k;
-  const endPad = (size: number, out: number, kk: number, s: number, d: number, p0: number, p1: number) => Math.max(0, Math.min(p1, s * (out - 1) + d * (kk - 1) + 1 - p0 - size));
-  const pb = endPad(k.H, k.ho, kh, strides[0], dilations[0], pads[0], pads[2]);
-  const pr = endPad(k.W, k.wo, kw, strides[1], dilations[1], pads[1], pads[3]);
-  const r = g.conv2d(input, kernels, undefined, { stride: dilations, dilation: strides, pad: [pads[0], pads[1], pb, pr], groups });
+  const r = g.conv2d(input, kernels, undefined, { stride: dilations, dilation: strides, pad: [pads[0], pads[1], endPad(k, 0), endPad(k, 1)], groups });
   return r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
 }
 
@@ -254,7 +262,7 @@ function im2colSlices(g: Graph, x: Tensor, kh: number, kw: number, s: [number, n
  * in chunks of output rows to bound memory.
  */
 function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormulation, chunkBytes: number): Tensor {
-  const { x, dy, cout, cinG, cin, groups, strides, dilations, pads, H, W, ho, wo } = k;
+  const { x, dy, cout, cinG, cin, groups, strides, dilations, pads, H, ho, wo } = k;
   const [kh, kw] = k.kernel;
   const kk = kh * kw;
   const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
@@ -276,7 +284,7 @@ function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormu
     const whole = a === 0 && b === ho;
     const xs = whole ? x : g.slice(x, [r0], [r1 + 1], [2]);
     const dys = whole ? dy : g.slice(dy, [a], [b], [2]);
-    const chunkPads: [number, number, number, number] = [r0 - lo, pads[1], hi - r1, Math.max(0, Math.min(pads[3], strides[1] * (wo - 1) + dilations[1] * (kw - 1) + 1 - pads[1] - W))];
+    const chunkPads: [number, number, number, number] = [r0 - lo, pads[1], hi - r1, endPad(k, 1)];
     const L = (b - a) * wo;
     const cols = unitConv
       ? xs
