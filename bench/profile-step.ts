@@ -69,11 +69,13 @@ function nodeTable(net: SSDNetwork, weights: Map<string, Float32Array>): Map<str
   return table;
 }
 
-/** A classifier of our layers, from the network's parameters: conv modules, batch norms, their activations. */
-function kindOf(net: SSDNetwork): (layer: string, phase: Phase) => Kind {
+/** A classifier of our layers, from the network's parameters: conv modules (and the scopes that run sibling convs
+ *  as one Conv), batch norms, their activations. */
+function kindOf(net: SSDNetwork, table: ReadonlyMap<string, NodeInfo>): (layer: string, phase: Phase) => Kind {
   const specs = net.parameters();
   const norms = new Set(specs.filter((s) => s.buffer && s.name.endsWith(RUNNING_MEAN)).map((s) => s.name.slice(0, -RUNNING_MEAN.length)));
   const convs = new Set(specs.filter((s) => s.name.endsWith('.weight') && s.shape.length === 4).map((s) => s.name.slice(0, -'.weight'.length)));
+  for (const n of table.values()) if (n.phase === 'forward' && n.op === 'Conv') convs.add(n.layer);
   return (layer, phase) => {
     if (phase === 'optimizer') return 'optimizer';
     if (layer === 'loss') return 'loss';
@@ -117,7 +119,7 @@ const sorted = (m: Map<string, number>, scale: number) =>
 async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
   const weights = initWeights(net.parameters(), 0);
   const table = nodeTable(net, weights);
-  const kind = kindOf(net);
+  const kind = kindOf(net, table);
   const convType = convTypes(net);
   const dir = mkdtempSync(join(tmpdir(), 'ssd-profile-'));
   try {
@@ -200,7 +202,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
         const category = kd === 'optimizer' ? kd : `${kd} ${phase}`;
         add(byCategory, category, k.dur);
         add(byCategoryOp, `${category}: ${op}`, k.dur);
-        if (kd === 'conv') add(byConvType, `${convType.get(layer)} ${phase}`, k.dur);
+        if (kd === 'conv') add(byConvType, `${convType.get(layer) ?? 'stacked siblings'} ${phase}`, k.dur);
         if (phase === 'forward' || phase === 'backward') {
           const l = layer || '(unscoped)';
           add(byLayer, `${l} ${phase}`, k.dur);

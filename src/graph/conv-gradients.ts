@@ -86,8 +86,7 @@ function im2colBytes(k: ConvGeometry): number {
  *   10x10 or more, and its depthwise form on every stride-1 depthwise layer; 1x1 layers are one MatMul; the rest
  *   (strided and small maps) keep ConvTranspose.
  * - Weight gradient: 1x1 layers one batched MatMul; depthwise layers im2col with a MatMul per channel, or with
- *   strides one grouped Conv per image and channel; a Conv over transposed tensors where there are at most 4 input
- *   channels; im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col matrix is
+ *   strides one grouped Conv per image and channel; im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col matrix is
  *   cheap next to the product), unless the matrix is large and the output channels few (SSD300's head on conv4_3,
  *   whose im2col comes at the step's memory peak); im2col and a MatMul per image otherwise.
  */
@@ -113,7 +112,6 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   if (requestedWeight !== 'auto') weight = requestedWeight;
   else if (pointwise) weight = 'matmul';
   else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
-  else if (k.groups === 1 && k.cin <= 4) weight = 'transposed';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
   if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';

@@ -59,7 +59,7 @@ export class SSDHead implements Head {
   constructor(
     readonly maps: readonly HeadMap[],
     readonly nClasses: number,
-    prefix = 'pred_convs',
+    readonly prefix = 'pred_convs',
   ) {
     checkClassCount('SSDHead', nClasses);
     const xavier = { kind: 'xavier-uniform' } as const;
@@ -72,11 +72,24 @@ export class SSDHead implements Head {
     return [...this.loc, ...this.cls].flatMap((c) => c.parameters());
   }
 
+  /** With `ctx.fuseSiblingConvs`, each map's two convs run as one (weights stacked on the output axis, the result
+   *  split); the parameters stay the two convs' own. */
   build(ctx: BuildContext, features: readonly Tensor[]): { locs: Tensor; scores: Tensor } {
     if (features.length !== this.maps.length) throw new Error(`SSDHead: expected ${this.maps.length} feature maps, got ${features.length}`);
+    const g = ctx.g;
+    const outputs = features.map((f, i): [Tensor, Tensor] => {
+      const [loc, cls] = [this.loc[i]!, this.cls[i]!];
+      if (!ctx.fuseSiblingConvs) return [loc.build(ctx, f), cls.build(ctx, f)];
+      return g.scope(`${this.prefix}.${this.maps[i]!.name}`, () => {
+        const w = g.concat([ctx.param(loc.weight), ctx.param(cls.weight)], 0);
+        const b = g.concat([ctx.param(loc.bias), ctx.param(cls.bias)], 0);
+        const y = g.conv2d(f, w, b, { stride: loc.stride, pad: loc.pad, dilation: loc.dilation });
+        return g.split(y, [loc.outChannels, cls.outChannels], 1) as [Tensor, Tensor];
+      });
+    });
     return {
-      locs: concatPredictions(ctx.g, features.map((f, i) => this.loc[i]!.build(ctx, f)), 4),
-      scores: concatPredictions(ctx.g, features.map((f, i) => this.cls[i]!.build(ctx, f)), this.nClasses),
+      locs: concatPredictions(g, outputs.map((o) => o[0]), 4),
+      scores: concatPredictions(g, outputs.map((o) => o[1]), this.nClasses),
     };
   }
 }

@@ -33,6 +33,10 @@ export class BuildContext {
   constructor(
     readonly g: Graph,
     readonly weights: Weights,
+    /** Convolutions that read the same input run as one, their weights stacked (SSDHead's box and class convs):
+     *  in a training graph one input gradient and one im2col then serve both. Off for inference and export
+     *  graphs, whose layers keep one Conv per parameter (what quantization and the exported file name). */
+    readonly fuseSiblingConvs = false,
   ) {}
 
   /** The graph tensor of `spec`, with its value from `weights`; errors name the parameter. */

@@ -169,7 +169,7 @@ export class SSDNetwork implements HasParameters {
     const images = graph.input('images', 'float32', [n, 3, this.inputSize.height, this.inputSize.width]);
     const classes = graph.input('true_classes', 'int64', [n, this.priorCount]);
     const offsets = graph.input('true_offsets', 'float32', [n, this.priorCount, 4]);
-    const { locs, scores, statistics } = this.build(new BuildContext(graph, weights), images, options.norm ?? 'train');
+    const { locs, scores, statistics } = this.build(new BuildContext(graph, weights, true), images, options.norm ?? 'train');
     const terms = graph.scope('loss', () => multiboxLoss(graph, locs, scores, { classes, offsets }, options.loss));
     graph.output(terms.loss, 'loss');
     graph.output(terms.conf, 'conf_loss');
