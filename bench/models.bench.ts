@@ -1,5 +1,7 @@
 // The model family's speed side by side with PyTorch, in one run: for each model, training images per second
-// (SGD steps of forward + MultiBox loss + backward + update at each batch size, after one warm-up step) and
+// (SGD steps of forward + MultiBox loss + backward + update at each batch size, after `--warmup` steps on both
+// sides: our first steps pay page faults while the C library's allocator settles on the per-step output copies,
+// so the default of 10 measures the steady state a training run spends its hours in) and
 // inference latency (the network alone at batch 1, mean of 5 runs after a warm-up), ours then PyTorch's
 // (bench/models_pytorch.py with /usr/bin/python3), never both at once. The PyTorch side of ssd-tiny and
 // ssdlite320-mobilenetv2 is an exact twin of ours (same layers, parameter names and counts, forward and loss:
@@ -8,7 +10,7 @@
 // network, not a twin), and ssd300 is compared with torchvision's ssd300_vgg16, both as backbone + head with the
 // same loss and optimizer. torchvision has no SSD512. Prints one JSON object, and a markdown table on stderr.
 // Usage: node --import tsx bench/models.bench.ts [--models ssd-tiny,ssdlite320-mobilenetv2] [--batches 8,32]
-//        [--threads 2] [--steps 3] [--repeat 1]   (--repeat N: ours and PyTorch alternate N times, best of each kept)
+//        [--threads 2] [--steps 3] [--warmup 10] [--repeat 1]   (--repeat N: ours and PyTorch alternate N times, best of each kept)
 // Default batches per model: 8 (ssd-tiny, ssdlite), 2 (ssd300), 1 (ssd512: ~270 GMAC per image per step).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -23,12 +25,14 @@ import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
-const { values } = parseArgs({ options: { models: { type: 'string' }, batches: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, repeat: { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { models: { type: 'string' }, batches: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, repeat: { type: 'string' } }, strict: true });
 const names = (values.models ?? 'ssd-tiny,ssdlite320-mobilenetv2,ssd300,ssd512').split(',');
 const DEFAULT_BATCH: Record<string, number> = { 'ssd-tiny': 8, 'ssdlite320-mobilenetv2': 8, ssd300: 2, ssd512: 1 };
 const batchesOf = (name: string): number[] => (values.batches ?? values.batch ?? String(DEFAULT_BATCH[name] ?? 8)).split(',').map(Number);
 const threads = Number(values.threads ?? availableParallelism());
 const steps = Number(values.steps ?? 3);
+const warmup = Number(values.warmup ?? 10);
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a whole number >= 1, got '${values.warmup}'`);
 const repeat = Number(values.repeat ?? 1);
 if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a whole number >= 1, got '${values.repeat}'`);
 const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
@@ -51,7 +55,7 @@ async function trainOurs(net: SSDNetwork, weights: Weights, batch: number): Prom
   const session = await StepSession.create(net, weights, batch, { threads });
   const sessionS = (performance.now() - t0) / 1000;
   try {
-    await session.step(feed, 1e-4);
+    for (let i = 0; i < warmup; i++) await session.step(feed, 1e-4);
     t0 = performance.now();
     for (let i = 0; i < steps; i++) await session.step(feed, 1e-4);
     const stepS = (performance.now() - t0) / 1000 / steps;
@@ -84,7 +88,7 @@ interface TorchResult {
 }
 
 function torch(model: string, batches: number[]): TorchResult | { error: string } {
-  const args = [script, 'time', model, '--batches', batches.join(','), '--threads', String(threads), '--steps', String(steps)];
+  const args = [script, 'time', model, '--batches', batches.join(','), '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup)];
   const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = r.stdout?.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   return r.status === 0 && line ? (JSON.parse(line) as TorchResult) : { error: `${python} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' ')}` };
@@ -149,7 +153,7 @@ for (const name of names) {
   if (!TORCH[name]) for (const b of batches) rows.push(`| ${name} | - | ${b} | ${fmt(train[String(b)]!.train_images_per_s)} | - | - | ${fmt(ours!.inference_s_per_image * 1000)} | - | - |`);
   results[name] = { batches, parameters: stats.parameters, buffers: stats.buffers, gmac: stats.gmac, priors: stats.priors, ours, pytorch: TORCH[name] ? pytorch : 'torchvision has no such model', train_images_per_s_runs: runs };
 }
-console.log(JSON.stringify({ bench: 'models', threads, steps, repeat, load_average: [loadBefore, loadavg()[0]], models: results }, null, 2));
+console.log(JSON.stringify({ bench: 'models', threads, steps, warmup, repeat, load_average: [loadBefore, loadavg()[0]], models: results }, null, 2));
 console.error(
   [
     '| model | PyTorch | batch | ours: train img/s | PyTorch: train img/s | ratio | ours: inference ms (batch 1) | PyTorch: ms | ratio (ours/PyTorch time) |',

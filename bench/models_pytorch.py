@@ -217,7 +217,8 @@ def time_model(a):
             loss.backward()
             opt.step()
 
-        step()
+        for _ in range(a.warmup):
+            step()
         t = time.perf_counter()
         for _ in range(a.steps):
             step()
@@ -359,6 +360,7 @@ def main():
     t.add_argument('--batches', default='8')
     t.add_argument('--threads', type=int, default=2)
     t.add_argument('--steps', type=int, default=3)
+    t.add_argument('--warmup', type=int, default=1)
     t.add_argument('--classes', type=int, default=21)
     c = sub.add_parser('check')
     c.add_argument('model')
