@@ -54,10 +54,11 @@ const ints = (n: GraphNode, k: string, d: number[]): number[] => {
   return a && a.type === 'ints' ? a.value : d;
 };
 
-/** A model's distinct layers (by shape) with how many times each occurs, read off its training-mode forward graph. */
+/** A model's distinct layers (by shape) with how many times each occurs, read off the graph training differentiates
+ *  (the loss graph: training-mode batch norm, sibling head convs run as one). */
 function layersOf(model: string): Map<string, { name: string; layer: Layer; count: number }> {
   const net = buildNetwork(modelConfig(model, Array.from({ length: 20 }, (_, i) => `c${i}`)));
-  const graph = net.forwardGraph(placeholderWeights(net.parameters()), { batch, norm: 'train' }).graph;
+  const graph = net.lossGraph(placeholderWeights(net.parameters()), { batch, norm: 'train' }).graph;
   const shape = (name: string): number[] => graph.tensor(name)!.shape as number[];
   const found = new Map<string, { name: string; layer: Layer; count: number }>();
   const add = (name: string, layer: Layer): void => {
@@ -237,7 +238,7 @@ function torchTimes(l: Layer): Record<string, number> | null {
 }
 
 const INPUT_METHODS: ConvInputGradMethod[] = ['convTranspose', 'conv', 'depthwise', 'matmul'];
-const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'transposed', 'grouped', 'matmul'];
+const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2col-gemm', 'gemm-per-image', 'transposed', 'grouped', 'matmul'];
 
 /** Every formulation that applies (errors: it does not), timed; and 'auto'. */
 async function formulations(l: ConvLayer, what: 'input' | 'weight'): Promise<Record<string, number>> {

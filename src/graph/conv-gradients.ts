@@ -86,9 +86,11 @@ function im2colBytes(k: ConvGeometry): number {
  *   10x10 or more, and its depthwise form on every stride-1 depthwise layer; 1x1 layers are one MatMul; the rest
  *   (strided and small maps) keep ConvTranspose.
  * - Weight gradient: 1x1 layers one batched MatMul; depthwise layers im2col with a MatMul per channel, or with
- *   strides one grouped Conv per image and channel; im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col matrix is
- *   cheap next to the product), unless the matrix is large and the output channels few (SSD300's head on conv4_3,
- *   whose im2col comes at the step's memory peak); im2col and a MatMul per image otherwise.
+ *   strides one grouped Conv per image and channel; each image's im2col and its own Gemm where there are at most 4
+ *   input channels (the first layer, where the batched forms' transposes of a long, narrow matrix cost more than
+ *   the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col
+ *   matrix is cheap next to the product), unless the matrix is large and the output channels few (SSD300's head
+ *   on conv4_3, whose im2col comes at the step's memory peak); im2col and a MatMul per image otherwise.
  */
 export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOptions): { input: ConvInputGradFormulation; weight: ConvWeightGradFormulation } {
   const depthwise = isDepthwise(k);
@@ -112,9 +114,11 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   if (requestedWeight !== 'auto') weight = requestedWeight;
   else if (pointwise) weight = 'matmul';
   else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
+  else if (k.groups === 1 && k.cin <= 4 && typeof k.x.shape[0] === 'number') weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
   if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';
+  if (weight === 'gemm-per-image' && (k.groups !== 1 || typeof k.x.shape[0] !== 'number')) weight = 'im2col';
   if (weight === 'im2col-gemm' && k.groups !== 1) throw new Error(`gradients: the 'im2col-gemm' weight gradient needs groups 1, got ${k.groups}`);
   if (weight === 'grouped' && !depthwise) throw new Error(`gradients: the 'grouped' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
   return { input, weight };
@@ -304,6 +308,30 @@ function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormu
   return g.reshape(g.transpose(acc!, [0, 2, 1]), [cout, cinG, kh, kw]);
 }
 
+/**
+ * Each image on its own: its im2col (the one-hot Conv; the image itself for 1x1 layers) and one Gemm,
+ * dy[n] [Cout, L] x cols[n] [Cin*kk, L]^T, the images summed through the Gemm's C input. Neither matrix is
+ * transposed, which the batched formulations need; the images are split off first (copies of x and dy, not of the
+ * im2col matrix). Groups 1, static batch.
+ */
+function weightGradGemmPerImage(g: Graph, k: ConvGeometry): Tensor {
+  const { cout, cin, strides, dilations, pads, ho, wo } = k;
+  const [kh, kw] = k.kernel;
+  const n = k.x.shape[0]!;
+  if (typeof n !== 'number') throw new Error(`gradients: the 'gemm-per-image' weight gradient needs a static batch, got '${n}'`);
+  const unitConv = kh * kw === 1 && strides.every((s) => s === 1) && pads.every((p) => p === 0);
+  const filters = unitConv ? null : oneHotFilters(g, cin, kh, kw, k.x.dtype);
+  const images = (t: Tensor): Tensor[] => (n === 1 ? [t] : g.split(t, new Array<number>(n).fill(1), 0));
+  const [xs, dys] = [images(k.x), images(k.dy)];
+  const L = ho * wo;
+  let acc: Tensor | null = null;
+  for (let i = 0; i < n; i++) {
+    const cols = filters ? g.conv2d(xs[i]!, filters, undefined, { stride: strides, dilation: dilations, pad: [pads[0], pads[1], endPad(k, 0), endPad(k, 1)], groups: cin }) : xs[i]!;
+    acc = g.gemm(g.reshape(dys[i]!, [cout, L]), g.reshape(cols, [cin * kh * kw, L]), { transB: true, ...(acc ? { c: acc } : {}) });
+  }
+  return g.reshape(acc!, [cout, cin, kh, kw]);
+}
+
 const INPUT_GRADIENTS: Record<ConvInputGradFormulation, (g: Graph, k: ConvGeometry) => Tensor> = {
   convTranspose: inputGradConvTranspose,
   conv: inputGradFlippedConv,
@@ -315,6 +343,7 @@ const WEIGHT_GRADIENTS: Record<ConvWeightGradFormulation, (g: Graph, k: ConvGeom
   im2col: (g, k, chunk) => weightGradIm2col(g, k, 'im2col', chunk),
   'im2col-slices': (g, k, chunk) => weightGradIm2col(g, k, 'im2col-slices', chunk),
   'im2col-gemm': (g, k, chunk) => weightGradIm2col(g, k, 'im2col-gemm', chunk),
+  'gemm-per-image': weightGradGemmPerImage,
   transposed: weightGradTransposedConv,
   grouped: weightGradGrouped,
   matmul: weightGradPointwise,

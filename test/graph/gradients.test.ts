@@ -23,6 +23,8 @@ const convCases: { name: string; x: number[]; w: number[]; o: Parameters<Graph['
   { name: 'stride 2 pad 1 on an odd side (ssd-tiny stem)', x: [2, 3, 7, 7], w: [4, 3, 3, 3], o: { stride: 2, pad: 1 } },
   { name: 'stride 2 pad 1, depthwise, even side', x: [1, 3, 8, 6], w: [3, 1, 3, 3], o: { stride: 2, pad: 1, groups: 3 } },
   { name: 'stride 3, 4x4 kernel, asymmetric pads', x: [1, 2, 10, 9], w: [3, 2, 4, 4], o: { stride: 3, pad: [2, 0, 1, 3] } },
+  { name: 'stride 2 pad 1 on an even side (ssd-tiny conv2)', x: [2, 3, 8, 6], w: [4, 3, 3, 3], o: { stride: 2, pad: 1 } },
+  { name: 'stride 3, 4x4 kernel, sides divisible by 3', x: [1, 2, 9, 6], w: [3, 2, 4, 4], o: { stride: 3, pad: [2, 1, 2, 1] } },
 ];
 const depthwise = (c: (typeof convCases)[number]): boolean => c.o?.groups !== undefined && c.w[1] === 1 && c.w[0] === c.o.groups;
 
@@ -35,13 +37,15 @@ const convMethods = [
   { convWeightGrad: 'im2col-slices', convInputGrad: 'auto', im2colChunkBytes: 64 },
   { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto' },
   { convWeightGrad: 'im2col-gemm', convInputGrad: 'auto', im2colChunkBytes: 64 },
+  // each image's im2col and its own Gemm, summed through C
+  { convWeightGrad: 'gemm-per-image', convInputGrad: 'auto' },
   // depthwise layers: one Conv with a group per image and channel; the flipped depthwise Conv (stride 1)
   { convWeightGrad: 'grouped', convInputGrad: 'depthwise' },
   // 1x1 layers: one MatMul each way
   { convWeightGrad: 'matmul', convInputGrad: 'matmul' },
 ] as const;
 for (const c of convCases)
-  for (const method of convMethods.filter((m) => (m.convWeightGrad !== 'im2col-gemm' || !c.o?.groups) && (m.convWeightGrad !== 'grouped' || depthwise(c))))
+  for (const method of convMethods.filter((m) => ((m.convWeightGrad !== 'im2col-gemm' && m.convWeightGrad !== 'gemm-per-image') || !c.o?.groups) && (m.convWeightGrad !== 'grouped' || depthwise(c))))
     test(`Conv ${c.name}: x, w, b gradients (weight: ${method.convWeightGrad}${'im2colChunkBytes' in method ? ' in row chunks' : ''}, input: ${method.convInputGrad})`, async () => {
       await gradCheck(
         [
