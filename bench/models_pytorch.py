@@ -290,7 +290,7 @@ AUTOGRAD_FUNCTION = 'autograd::engine::evaluate_function: '
 
 
 def profile(a):
-    """torch.profiler over one training step after a warm-up: self CPU time per op, the top op it ran under and the
+    """torch.profiler over one training step after --warmup steps: self CPU time per op, the top op it ran under and the
     phase (forward, loss, backward, optimizer; a phase's own self time is the Python between its ops), and the
     phases timed without the profiler."""
     from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
@@ -325,7 +325,8 @@ def profile(a):
         t.append(time.perf_counter())
         times.update({p: t[i + 1] - t[i] for i, p in enumerate(phases)}, step=t[-1] - t[0])
 
-    step()
+    for _ in range(a.warmup):
+        step()
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     totals = {}
@@ -368,6 +369,7 @@ def main():
     c.add_argument('--classes', type=int, default=21)
     f = sub.add_parser('profile')
     f.add_argument('model')
+    f.add_argument('--warmup', type=int, default=1)
     f.add_argument('--batch', type=int, default=8)
     f.add_argument('--threads', type=int, default=2)
     f.add_argument('--classes', type=int, default=21)

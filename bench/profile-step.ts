@@ -2,9 +2,10 @@
 // momentum update; the session StepSession opens, profiling switched on) summed per op type, per category
 // (conv / batch norm / activation / ... x forward / backward / optimizer) and per layer, with the time outside the
 // kernels; and the PyTorch twin's step under torch.profiler (bench/models_pytorch.py profile), summed per op and
-// per the same categories. Times are milliseconds per step, the mean over the profiled steps after one warm-up.
+// per the same categories. Times are milliseconds per step, the mean over the profiled steps after `--warmup` steps
+// (default 10: our first steps pay page faults while the allocator settles on the per-step output copies).
 // Prints one JSON object on stdout and short tables on stderr.
-// Usage: node --import tsx bench/profile-step.ts --model ssd-tiny [--batch 8] [--threads 2] [--steps 2] [--no-torch]
+// Usage: node --import tsx bench/profile-step.ts --model ssd-tiny [--batch 8] [--threads 2] [--steps 2] [--warmup 10] [--no-torch]
 //        [--keep-profile FILE]   (FILE: a copy of ONNX Runtime's raw profile, for chrome://tracing or Perfetto)
 //
 // Node names carry the layer they belong to (`<module>/Conv_12`, `<module>/grad/Mul_345`, see ConvBnAct.build and
@@ -25,13 +26,15 @@ import { StepSession } from '../src/train/session.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, 'no-torch': { type: 'boolean' }, 'keep-profile': { type: 'string' } },
+  options: { model: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, 'no-torch': { type: 'boolean' }, 'keep-profile': { type: 'string' } },
   strict: true,
 });
 const modelName = values.model ?? 'ssd-tiny';
 const batch = Number(values.batch ?? 8);
 const threads = Number(values.threads ?? 2);
 const steps = Number(values.steps ?? 2);
+const warmup = Number(values.warmup ?? 10);
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a whole number >= 1, got '${values.warmup}'`);
 const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
 const script = join(dirname(fileURLToPath(import.meta.url)), 'models_pytorch.py');
 /** The PyTorch network each model is profiled against (its twin where there is one). */
@@ -148,7 +151,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     }
     const feed = syntheticBatch(net, batch);
     const stepWall: number[] = [];
-    for (let i = 0; i <= steps; i++) {
+    for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
       await stepSession.step(feed, 1e-4);
       stepWall.push(performance.now() - t0);
@@ -158,7 +161,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     // The same steps in a session without profiling (the profiler's own cost per kernel is not the step's).
     const plain = await StepSession.create(net, weights, batch, { threads });
     const plainWall: number[] = [];
-    for (let i = 0; i <= steps; i++) {
+    for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
       await plain.step(feed, 1e-4);
       plainWall.push(performance.now() - t0);
@@ -170,7 +173,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
     const executors = events.filter((e) => e.name === 'SequentialExecutor::Execute').sort((a, b) => a.ts - b.ts);
     const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-    if (runs.length !== steps + 1) throw new Error(`profile-step: expected ${steps + 1} runs in the profile, found ${runs.length}`);
+    if (runs.length !== warmup + steps) throw new Error(`profile-step: expected ${warmup + steps} runs in the profile, found ${runs.length}`);
     const byOp = new Map<string, number>();
     const byOpPhase = new Map<string, number>();
     const byCategory = new Map<string, number>();
@@ -184,7 +187,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     const callsOpPhase = new Map<string, number>();
     const unmatched = new Map<string, number>();
     let kernelUs = 0;
-    for (const run of runs.slice(1)) {
+    for (const run of runs.slice(warmup)) {
       for (const k of kernels) {
         if (k.ts < run.ts || k.ts > run.ts + run.dur) continue;
         const name = k.name.slice(0, -'_kernel_time'.length);
@@ -215,13 +218,13 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
     const n = steps;
     const perStep = 1 / n / 1000; // us summed over the steps -> ms per step
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const stepMs = mean(stepWall.slice(1));
-    const runMs = mean(runWall.slice(1));
-    const modelRunMs = mean(runs.slice(1).map((r) => r.dur)) / 1000;
-    const executorMs = mean(executors.slice(1).map((r) => r.dur)) / 1000;
+    const stepMs = mean(stepWall.slice(warmup));
+    const runMs = mean(runWall.slice(warmup));
+    const modelRunMs = mean(runs.slice(warmup).map((r) => r.dur)) / 1000;
+    const executorMs = mean(executors.slice(warmup).map((r) => r.dur)) / 1000;
     const kernelMs = kernelUs * perStep;
     return {
-      step_ms_without_profiler: round(mean(plainWall.slice(1))),
+      step_ms_without_profiler: round(mean(plainWall.slice(warmup))),
       step_ms: round(stepMs),
       session_run_ms: round(runMs),
       ort_model_run_ms: round(modelRunMs),
@@ -275,7 +278,7 @@ interface TorchProfile {
 }
 
 function profileTorch(name: string): Record<string, unknown> {
-  const args = [script, 'profile', name, '--batch', String(batch), '--threads', String(threads)];
+  const args = [script, 'profile', name, '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup)];
   const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout?.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (r.status !== 0 || !line) return { error: `${python} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' ')}` };
