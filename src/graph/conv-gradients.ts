@@ -95,7 +95,7 @@ function im2colBytes(k: ConvGeometry): number {
 export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOptions): { input: ConvInputGradFormulation; weight: ConvWeightGradFormulation } {
   const depthwise = isDepthwise(k);
   const unitStride = k.strides[0] === 1 && k.strides[1] === 1;
-  const pointwise = k.kernel[0] === 1 && k.kernel[1] === 1 && unitStride && k.groups === 1 && k.pads.every((p) => p === 0);
+  const pointwise = isUnitConv(k) && k.groups === 1;
   const fits: Record<ConvInputGradFormulation, boolean> = {
     convTranspose: true,
     conv: unitStride && k.groups === 1 && flippedPads(k).every((p) => p >= 0),
@@ -114,7 +114,7 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   if (requestedWeight !== 'auto') weight = requestedWeight;
   else if (pointwise) weight = 'matmul';
   else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
-  else if (k.groups === 1 && k.cin <= 4 && typeof k.x.shape[0] === 'number') weight = 'gemm-per-image';
+  else if (k.groups === 1 && k.cin <= 4) weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
   if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';
@@ -122,6 +122,11 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   if (weight === 'im2col-gemm' && k.groups !== 1) throw new Error(`gradients: the 'im2col-gemm' weight gradient needs groups 1, got ${k.groups}`);
   if (weight === 'grouped' && !depthwise) throw new Error(`gradients: the 'grouped' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
   return { input, weight };
+}
+
+/** 1x1, stride 1, no padding: the input itself is the im2col matrix. */
+function isUnitConv(k: ConvGeometry): boolean {
+  return k.kernel[0] * k.kernel[1] === 1 && k.strides.every((s) => s === 1) && k.pads.every((p) => p === 0);
 }
 
 /** A depthwise convolution: one input and one output channel per group. */
@@ -201,14 +206,18 @@ function endPad(k: ConvGeometry, axis: 0 | 1): number {
   return Math.max(0, Math.min(k.pads[axis + 2]!, reach - size));
 }
 
+/** The forward's padding with the end padding trimmed to what its windows reach. */
+function reachedPads(k: ConvGeometry): [number, number, number, number] {
+  return [k.pads[0], k.pads[1], endPad(k, 0), endPad(k, 1)];
+}
+
 /**
  * The weight gradient as a Conv of x with dy as the kernels (stride and dilation swapped): `input` and `kernels` are
  * x and dy laid out for it; the result is trimmed to kh x kw (end padding the forward never reached is dropped).
  */
 function correlateWithDy(g: Graph, k: ConvGeometry, input: Tensor, kernels: Tensor, groups: number): Tensor {
   const [kh, kw] = k.kernel;
-  const { strides, dilations, pads } = k;
-  const r = g.conv2d(input, kernels, undefined, { stride: dilations, dilation: strides, pad: [pads[0], pads[1], endPad(k, 0), endPad(k, 1)], groups });
+  const r = g.conv2d(input, kernels, undefined, { stride: k.dilations, dilation: k.strides, pad: reachedPads(k), groups });
   return r.shape[2] !== kh || r.shape[3] !== kw ? g.slice(r, [0, 0], [kh, kw], [2, 3]) : r;
 }
 
@@ -267,7 +276,7 @@ function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormu
   const { x, dy, cout, cinG, cin, groups, strides, dilations, pads, H, ho, wo } = k;
   const [kh, kw] = k.kernel;
   const kk = kh * kw;
-  const unitConv = kk === 1 && strides[0] === 1 && strides[1] === 1 && pads.every((p) => p === 0);
+  const unitConv = isUnitConv(k);
   const gemm = method === 'im2col-gemm';
   // The Gemm formulation holds the im2col matrix twice (as built and transposed), in chunks of half the bound:
   // the two copies together then take no more than the MatMul's matrix of a similar layer.
@@ -315,18 +324,17 @@ function weightGradIm2col(g: Graph, k: ConvGeometry, method: ConvWeightGradFormu
  * im2col matrix). Groups 1, static batch.
  */
 function weightGradGemmPerImage(g: Graph, k: ConvGeometry): Tensor {
-  const { cout, cin, strides, dilations, pads, ho, wo } = k;
+  const { cout, cin, strides, dilations, ho, wo } = k;
   const [kh, kw] = k.kernel;
   const n = k.x.shape[0]!;
   if (typeof n !== 'number') throw new Error(`gradients: the 'gemm-per-image' weight gradient needs a static batch, got '${n}'`);
-  const unitConv = kh * kw === 1 && strides.every((s) => s === 1) && pads.every((p) => p === 0);
-  const filters = unitConv ? null : oneHotFilters(g, cin, kh, kw, k.x.dtype);
+  const filters = isUnitConv(k) ? null : oneHotFilters(g, cin, kh, kw, k.x.dtype);
   const images = (t: Tensor): Tensor[] => (n === 1 ? [t] : g.split(t, new Array<number>(n).fill(1), 0));
   const [xs, dys] = [images(k.x), images(k.dy)];
   const L = ho * wo;
   let acc: Tensor | null = null;
   for (let i = 0; i < n; i++) {
-    const cols = filters ? g.conv2d(xs[i]!, filters, undefined, { stride: strides, dilation: dilations, pad: [pads[0], pads[1], endPad(k, 0), endPad(k, 1)], groups: cin }) : xs[i]!;
+    const cols = filters ? g.conv2d(xs[i]!, filters, undefined, { stride: strides, dilation: dilations, pad: reachedPads(k), groups: cin }) : xs[i]!;
     acc = g.gemm(g.reshape(dys[i]!, [cout, L]), g.reshape(cols, [cin * kh * kw, L]), { transB: true, ...(acc ? { c: acc } : {}) });
   }
   return g.reshape(acc!, [cout, cin, kh, kw]);
