@@ -85,7 +85,9 @@ function im2colBytes(k: ConvGeometry): number {
  * - Input gradient: a Conv with the flipped kernel beats ConvTranspose on 3x3 stride-1 layers with outputs of
  *   10x10 or more, and its depthwise form on every stride-1 depthwise layer; 1x1 layers are one MatMul; the rest
  *   (strided and small maps) keep ConvTranspose.
- * - Weight gradient: 1x1 layers one batched MatMul; depthwise layers im2col with a MatMul per channel, or with
+ * - Weight gradient: 1x1 layers one batched MatMul, whose per-image products are then summed, or where those
+ *   products are larger than the layer's input and output (many channels on a small map) one Gemm over the whole
+ *   batch (its transposes move whole rows of the maps); depthwise layers im2col with a MatMul per channel, or with
  *   strides one grouped Conv per image and channel; each image's im2col and its own Gemm where there are at most 4
  *   input channels (the first layer, where the batched forms' transposes of a long, narrow matrix cost more than
  *   the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col
@@ -112,7 +114,7 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   const requestedWeight = options.convWeightGrad ?? 'auto';
   let weight: ConvWeightGradFormulation;
   if (requestedWeight !== 'auto') weight = requestedWeight;
-  else if (pointwise) weight = 'matmul';
+  else if (pointwise) weight = k.ho * k.wo * (k.cin + k.cout) <= k.cin * k.cout ? 'im2col-gemm' : 'matmul';
   else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
   else if (k.groups === 1 && k.cin <= 4) weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
@@ -144,10 +146,16 @@ export function convGradients(c: GradContext, dy: Tensor): [Tensor, Tensor] {
 
 // ------------------------------------------------------------------ input gradient
 
-/** The kernel flipped in both spatial axes. */
+/** The kernel flipped in both spatial axes: flipping both reverses each filter's kh*kw taps, one small MatMul with
+ *  the reversal permutation (ONNX Runtime's Slice with negative steps copies element by element). */
 function flippedKernel(g: Graph, k: ConvGeometry): Tensor {
   const [kh, kw] = k.kernel;
-  return g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
+  const kk = kh * kw;
+  if (kk === 1) return k.w;
+  const reversal = k.w.dtype === 'float64' ? new Float64Array(kk * kk) : new Float32Array(kk * kk);
+  for (let i = 0; i < kk; i++) reversal[i * kk + kk - 1 - i] = 1;
+  const taps = g.matmul(g.reshape(k.w, [k.cout * k.cinG, kk]), g.constant(reversal, { shape: [kk, kk], dtype: k.w.dtype }));
+  return g.reshape(taps, [k.cout, k.cinG, kh, kw]);
 }
 
 /** Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped. */

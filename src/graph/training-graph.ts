@@ -50,7 +50,7 @@ export interface UpdateUnit {
   stateOutputs: string[];
   /** The graph output of the step direction (one of `stateOutputs` when the optimizer steps along a state buffer). */
   direction: string;
-  /** The shape of the state and direction buffers (the parameter's, or [size] for several). */
+  /** The shape of the state and direction buffers: [size]. */
   shape: number[];
   size: number;
   members: Array<{ name: string; offset: number; length: number }>;
@@ -97,7 +97,10 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     // torch: coef = max_norm / (total_norm + 1e-6), applied when below 1.
     scale = t.minimum(t.div(opts.clipGradNorm, t.add(norm, 1e-6)), 1);
   }
-  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(grads.get(p.name)!, scale) : grads.get(p.name)!);
+  // Updates run on flat views (Reshape shares the buffer): ONNX Runtime's broadcasting kernels go one element at a
+  // time when the last dimension is 1, as in a 1x1 conv's weight [Cout, Cin, 1, 1] times a scalar.
+  const flatGrad = (p: Parameter): Tensor => t.reshape(grads.get(p.name)!, [-1]);
+  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(flatGrad(p), scale) : flatGrad(p));
 
   // One update per large parameter; the small ones of each group together, in runs that a large parameter ends.
   // Updates follow the forward order of their parameters (a run at its first member): ONNX Runtime schedules the
@@ -136,7 +139,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: shape.reduce((a, b) => a * b, 1), members });
     return direction;
   };
-  const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => t.reshape(x, [-1])), 0));
+  const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => (x.shape.length === 1 ? x : t.reshape(x, [-1]))), 0));
   const multipliers = opts.lrMultipliers ?? {};
   let runIndex = 0;
   for (const members of plan) {
@@ -151,11 +154,11 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
       addUnit(`${p.group}.flat${runIndex++}`, p.group, [offset], flat(members), flat(members.map(gradOf)), layout);
       continue;
     }
-    const direction = addUnit(p.name, p.group, [...(p.shape as number[])], p, gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
+    const direction = addUnit(p.name, p.group, [numel(p)], flat([p]), gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
     if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(direction, mult === 1 ? lr : t.mul(lr, mult));
-    t.outputRenamed(t.sub(p, step), nextName(p.name));
+    t.outputRenamed(t.reshape(t.sub(flat([p]), step), [...(p.shape as number[])]), nextName(p.name));
   }
   return { graph: t, units };
 }
