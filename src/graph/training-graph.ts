@@ -50,7 +50,8 @@ export interface UpdateUnit {
   stateOutputs: string[];
   /** The graph output of the step direction (one of `stateOutputs` when the optimizer steps along a state buffer). */
   direction: string;
-  /** The shape of the state and direction buffers: [size]. */
+  /** The shape of the state and direction buffers: the parameter's, [size] where its last dimension is 1, or
+   *  [size] for several. */
   shape: number[];
   size: number;
   members: Array<{ name: string; offset: number; length: number }>;
@@ -97,15 +98,17 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     // torch: coef = max_norm / (total_norm + 1e-6), applied when below 1.
     scale = t.minimum(t.div(opts.clipGradNorm, t.add(norm, 1e-6)), 1);
   }
-  // Updates run on flat views (Reshape shares the buffer): ONNX Runtime's broadcasting kernels go one element at a
-  // time when the last dimension is 1, as in a 1x1 conv's weight [Cout, Cin, 1, 1] times a scalar.
-  const flatGrad = (p: Parameter): Tensor => t.reshape(grads.get(p.name)!, [-1]);
-  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(flatGrad(p), scale) : flatGrad(p));
+  // ONNX Runtime's broadcasting kernels go one element at a time when the last dimension is 1, as in a 1x1 conv's
+  // weight [Cout, Cin, 1, 1] times a scalar: such a parameter is updated as a flat vector (only such a one: reshaping
+  // a graph input copies it).
+  const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
+  const flatUpdate = (p: Parameter): boolean => p.shape[p.shape.length - 1] === 1;
+  const updated = (p: Parameter, x: Tensor): Tensor => (flatUpdate(p) ? t.reshape(x, [-1]) : x);
+  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(updated(p, grads.get(p.name)!), scale) : updated(p, grads.get(p.name)!));
 
   // One update per large parameter; the small ones of each group together, in runs that a large parameter ends.
   // Updates follow the forward order of their parameters (a run at its first member): ONNX Runtime schedules the
   // graph from its outputs in order, and another order of the same updates can raise a step's memory peak.
-  const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
   const firstUse = new Map<string, number>();
   g.nodes.forEach((node, i) => node.inputs.forEach((name) => firstUse.has(name) || firstUse.set(name, i)));
   const inForwardOrder = [...params].sort((a, b) => (firstUse.get(a.name) ?? Infinity) - (firstUse.get(b.name) ?? Infinity));
@@ -154,11 +157,13 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
       addUnit(`${p.group}.flat${runIndex++}`, p.group, [offset], flat(members), flat(members.map(gradOf)), layout);
       continue;
     }
-    const direction = addUnit(p.name, p.group, [numel(p)], flat([p]), gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
+    const value = updated(p, p);
+    const direction = addUnit(p.name, p.group, [...(value.shape as number[])], value, gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
     if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(direction, mult === 1 ? lr : t.mul(lr, mult));
-    t.outputRenamed(t.reshape(t.sub(flat([p]), step), [...(p.shape as number[])]), nextName(p.name));
+    const next = t.sub(value, step);
+    t.outputRenamed(value === p ? next : t.reshape(next, [...(p.shape as number[])]), nextName(p.name));
   }
   return { graph: t, units };
 }
