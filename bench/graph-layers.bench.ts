@@ -4,7 +4,8 @@
 // gradient table knows and in the one it picks ('auto'), against aten.convolution_backward; for every distinct
 // training-mode batch norm: forward and backward against native_batch_norm and its backward; for ReLU and ReLU6:
 // the backward against threshold_backward / hardtanh_backward. Layers come from the networks' own graphs, so the
-// shapes are the models' (at `--batch`), and totals weigh each shape by how often the model has it.
+// shapes are the models' (at `--batch`), and totals weigh each shape by how often the model has it. A layer's
+// formulations take turns run by run (best of each kept), so they are compared under the same load.
 // Usage: node --import tsx bench/graph-layers.bench.ts [--models ssd300,ssd-tiny,ssdlite320-mobilenetv2] [--batch 8]
 //          [--threads 2] [--kinds conv,bn,act] [--layers <name substrings>] [--no-torch]
 // Prints one JSON object (and a line per layer on stderr).
@@ -92,16 +93,21 @@ function layersOf(model: string): Map<string, { name: string; layer: Layer; coun
 }
 
 /** Best wall time (ms) of a session run, after one warm-up; more repeats for fast graphs. */
-async function time(run: () => Promise<unknown>): Promise<number> {
-  await run();
-  let best = Infinity;
+/** The best time of each run, after one untimed run each; the runs take turns, five rounds at most (at least two,
+ *  more while under 1.5 s a run). */
+async function time(runs: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const names = Object.keys(runs);
+  for (const name of names) await runs[name]!();
+  const best: Record<string, number> = Object.fromEntries(names.map((n) => [n, Infinity]));
   let spent = 0;
-  for (let i = 0; i < 5 && (i < 2 || spent < 1500); i++) {
-    const t0 = performance.now();
-    await run();
-    const dt = performance.now() - t0;
-    best = Math.min(best, dt);
-    spent += dt;
+  for (let i = 0; i < 5 && (i < 2 || spent < 1500 * names.length); i++) {
+    for (const name of names) {
+      const t0 = performance.now();
+      await runs[name]!();
+      const dt = performance.now() - t0;
+      best[name] = Math.min(best[name]!, dt);
+      spent += dt;
+    }
   }
   return best;
 }
@@ -112,23 +118,33 @@ const fill = (n: number): Float32Array => {
   return a;
 };
 
-/** Times a graph whose inputs are filled with smooth values, outputs pre-allocated. */
-async function timeGraph(g: Graph): Promise<number> {
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const t of g.inputs) {
-    const dims = t.shape as number[];
-    feeds[t.name] = new ort.Tensor('float32', fill(dims.reduce((a, b) => a * b, 1)), dims);
+/** Times graphs whose inputs are filled with smooth values, outputs pre-allocated: the best run of each, the graphs
+ *  taking turns (one run each per round), so that a change in the machine's load falls on all of them alike. */
+async function timeGraphs(graphs: Record<string, Graph>): Promise<Record<string, number>> {
+  const runs: Record<string, () => Promise<unknown>> = {};
+  const sessions: ort.InferenceSession[] = [];
+  for (const [name, g] of Object.entries(graphs)) {
+    // No spinning: a session's idle threads would otherwise spin on the cores the next session runs on.
+    const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic', extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    sessions.push(session);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of g.inputs) {
+      const dims = t.shape as number[];
+      feeds[t.name] = new ort.Tensor('float32', fill(dims.reduce((a, b) => a * b, 1)), dims);
+    }
+    const fetch: Record<string, ort.Tensor> = {};
+    for (const o of g.outputs) {
+      const dims = o.tensor.shape as number[];
+      fetch[o.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    }
+    runs[name] = () => session.run(feeds, fetch);
   }
-  const fetch: Record<string, ort.Tensor> = {};
-  for (const o of g.outputs) {
-    const dims = o.tensor.shape as number[];
-    fetch[o.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-  }
-  const ms = await time(() => session.run(feeds, fetch));
-  await session.release();
-  return ms;
+  const best = await time(runs);
+  for (const session of sessions) await session.release();
+  return best;
 }
+
+const timeGraph = async (g: Graph): Promise<number> => (await timeGraphs({ g })).g!;
 
 /** One convolution's forward, or its input or weight gradient in formulation `method`. */
 function convGraph(l: ConvLayer, what: 'forward' | 'input' | 'weight', method = 'auto'): Graph {
@@ -242,17 +258,15 @@ const WEIGHT_METHODS: ConvWeightGradMethod[] = ['im2col', 'im2col-slices', 'im2c
 
 /** Every formulation that applies (errors: it does not), timed; and 'auto'. */
 async function formulations(l: ConvLayer, what: 'input' | 'weight'): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+  const graphs: Record<string, Graph> = {};
   for (const m of ['auto', ...(what === 'input' ? INPUT_METHODS : WEIGHT_METHODS)]) {
-    let g: Graph;
     try {
-      g = convGraph(l, what, m);
+      graphs[m] = convGraph(l, what, m);
     } catch {
       continue;
     }
-    out[m] = round(await timeGraph(g));
   }
-  return out;
+  return Object.fromEntries(Object.entries(await timeGraphs(graphs)).map(([m, ms]) => [m, round(ms)]));
 }
 
 const round = (v: number): number => Math.round(v * 100) / 100;

@@ -87,10 +87,10 @@ function im2colBytes(k: ConvGeometry): number {
  *   (strided and small maps) keep ConvTranspose.
  * - Weight gradient: 1x1 layers one batched MatMul, whose per-image products are then summed, or where those
  *   products are larger than the layer's input and output (many channels on a small map) one Gemm over the whole
- *   batch (its transposes move whole rows of the maps); depthwise layers im2col with a MatMul per channel, or with
- *   strides one grouped Conv per image and channel; each image's im2col and its own Gemm where there are at most 4
- *   input channels (the first layer, where the batched forms' transposes of a long, narrow matrix cost more than
- *   the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col
+ *   batch (its transposes move whole rows of the maps); depthwise layers im2col with a MatMul per channel, or on
+ *   outputs of 10x10 or less one grouped Conv per image and channel; each image's im2col and its own Gemm where
+ *   there are at most 4 input channels (the first layer, where the batched forms' transposes of a long, narrow
+ *   matrix cost more than the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where transposing the im2col
  *   matrix is cheap next to the product), unless the matrix is large and the output channels few (SSD300's head
  *   on conv4_3, whose im2col comes at the step's memory peak); im2col and a MatMul per image otherwise.
  */
@@ -115,12 +115,13 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   let weight: ConvWeightGradFormulation;
   if (requestedWeight !== 'auto') weight = requestedWeight;
   else if (pointwise) weight = k.ho * k.wo * (k.cin + k.cout) <= k.cin * k.cout ? 'im2col-gemm' : 'matmul';
-  else if (depthwise) weight = unitStride ? 'im2col' : 'grouped';
+  else if (depthwise) weight = k.ho * k.wo <= 100 ? 'grouped' : 'im2col';
   else if (k.groups === 1 && k.cin <= 4) weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
   if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';
-  if (weight === 'gemm-per-image' && (k.groups !== 1 || typeof k.x.shape[0] !== 'number')) weight = 'im2col';
+  if ((weight === 'gemm-per-image' || weight === 'grouped') && typeof k.x.shape[0] !== 'number') weight = 'im2col';
+  if (weight === 'gemm-per-image' && k.groups !== 1) weight = 'im2col';
   if (weight === 'im2col-gemm' && k.groups !== 1) throw new Error(`gradients: the 'im2col-gemm' weight gradient needs groups 1, got ${k.groups}`);
   if (weight === 'grouped' && !depthwise) throw new Error(`gradients: the 'grouped' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
   return { input, weight };
