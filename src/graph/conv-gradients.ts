@@ -147,16 +147,10 @@ export function convGradients(c: GradContext, dy: Tensor): [Tensor, Tensor] {
 
 // ------------------------------------------------------------------ input gradient
 
-/** The kernel flipped in both spatial axes: flipping both reverses each filter's kh*kw taps, one small MatMul with
- *  the reversal permutation (ONNX Runtime's Slice with negative steps copies element by element). */
+/** The kernel flipped in both spatial axes. */
 function flippedKernel(g: Graph, k: ConvGeometry): Tensor {
   const [kh, kw] = k.kernel;
-  const kk = kh * kw;
-  if (kk === 1) return k.w;
-  const reversal = k.w.dtype === 'float64' ? new Float64Array(kk * kk) : new Float32Array(kk * kk);
-  for (let i = 0; i < kk; i++) reversal[i * kk + kk - 1 - i] = 1;
-  const taps = g.matmul(g.reshape(k.w, [k.cout * k.cinG, kk]), g.constant(reversal, { shape: [kk, kk], dtype: k.w.dtype }));
-  return g.reshape(taps, [k.cout, k.cinG, kh, kw]);
+  return g.slice(k.w, [kh - 1, kw - 1], [-(2 ** 62), -(2 ** 62)], [2, 3], [-1, -1]);
 }
 
 /** Stride 1: the adjoint is a Conv with the kernel flipped in space and its channel axes swapped. */
