@@ -92,9 +92,8 @@ function layersOf(model: string): Map<string, { name: string; layer: Layer; coun
   return found;
 }
 
-/** Best wall time (ms) of a session run, after one warm-up; more repeats for fast graphs. */
-/** The best time of each run, after one untimed run each; the runs take turns, five rounds at most (at least two,
- *  more while under 1.5 s a run). */
+/** The best wall time (ms) of each run, after one untimed run each; the runs take turns, five rounds at most (at
+ *  least two, more while under 1.5 s a run). */
 async function time(runs: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
   const names = Object.keys(runs);
   for (const name of names) await runs[name]!();

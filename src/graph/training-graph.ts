@@ -104,7 +104,10 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
   const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
   const flatUpdate = (p: Parameter): boolean => p.shape[p.shape.length - 1] === 1;
   const updated = (p: Parameter, x: Tensor): Tensor => (flatUpdate(p) ? t.reshape(x, [-1]) : x);
-  const gradOf = (p: Parameter): Tensor => (scale ? t.mul(updated(p, grads.get(p.name)!), scale) : updated(p, grads.get(p.name)!));
+  const gradOf = (p: Parameter): Tensor => {
+    const grad = updated(p, grads.get(p.name)!);
+    return scale ? t.mul(grad, scale) : grad;
+  };
 
   // One update per large parameter; the small ones of each group together, in runs that a large parameter ends.
   // Updates follow the forward order of their parameters (a run at its first member): ONNX Runtime schedules the
@@ -142,7 +145,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: shape.reduce((a, b) => a * b, 1), members });
     return direction;
   };
-  const flat = (xs: Tensor[]): Tensor => (xs.length === 1 ? t.reshape(xs[0]!, [-1]) : t.concat(xs.map((x) => (x.shape.length === 1 ? x : t.reshape(x, [-1]))), 0));
+  const flat = (xs: Tensor[]): Tensor => t.concat(xs.map((x) => (x.shape.length === 1 ? x : t.reshape(x, [-1]))), 0);
   const multipliers = opts.lrMultipliers ?? {};
   let runIndex = 0;
   for (const members of plan) {
