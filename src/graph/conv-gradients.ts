@@ -120,12 +120,16 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   else if (k.groups === 1 && k.cin <= 4) weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
-  if ((weight === 'matmul' && !pointwise) || (weight === 'transposed' && k.groups !== 1)) weight = 'im2col';
-  if ((weight === 'gemm-per-image' || weight === 'grouped') && typeof k.x.shape[0] !== 'number') weight = 'im2col';
-  if (weight === 'gemm-per-image' && k.groups !== 1) weight = 'im2col';
   if (weight === 'im2col-gemm' && k.groups !== 1) throw new Error(`gradients: the 'im2col-gemm' weight gradient needs groups 1, got ${k.groups}`);
   if (weight === 'grouped' && !depthwise) throw new Error(`gradients: the 'grouped' weight gradient is for depthwise convolutions (groups = channels), got groups ${k.groups} of ${k.cin} -> ${k.cout} channels`);
-  return { input, weight };
+  const staticBatch = typeof k.x.shape[0] === 'number';
+  const fitsWeight = !(
+    (weight === 'matmul' && !pointwise) ||
+    (weight === 'transposed' && k.groups !== 1) ||
+    (weight === 'gemm-per-image' && (k.groups !== 1 || !staticBatch)) ||
+    (weight === 'grouped' && !staticBatch)
+  );
+  return { input, weight: fitsWeight ? weight : 'im2col' };
 }
 
 /** 1x1, stride 1, no padding: the input itself is the im2col matrix. */

@@ -7,9 +7,9 @@ import type { Dim, GraphNode, Tensor } from './types.js';
  * How to compute a convolution's weight gradient (src/graph/conv-gradients.ts): im2col by a one-hot grouped Conv
  * ('im2col') or by strided Slices ('im2col-slices') then a MatMul per image, or then one Gemm over the batch
  * ('im2col-gemm', groups 1), or each image's im2col and its own Gemm ('gemm-per-image', groups 1, static batch); a
- * Conv over transposed tensors ('transposed', groups 1); for depthwise layers one Conv
- * with a group per image and channel ('grouped'); for 1x1 layers one batched MatMul ('matmul'). 'auto' picks by the
- * layer's shape.
+ * Conv over transposed tensors ('transposed', groups 1); for depthwise layers one Conv with a group per image and
+ * channel ('grouped', static batch); for 1x1 layers one batched MatMul ('matmul'). 'auto' picks by the layer's
+ * shape.
  */
 export type ConvWeightGradMethod = 'auto' | 'im2col' | 'im2col-slices' | 'im2col-gemm' | 'gemm-per-image' | 'transposed' | 'grouped' | 'matmul';
 /**
