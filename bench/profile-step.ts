@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { buildTrainingGraph, readProfile, SGD } from '../src/graph/index.js';
+import { buildTrainingGraph, nchwcBlock, readProfile, SGD } from '../src/graph/index.js';
 import { HEAD_OUTPUTS } from '../src/nn/heads.js';
 import { initWeights } from '../src/nn/layers.js';
 import { modelEntry } from '../src/nn/models/index.js';
@@ -55,10 +55,11 @@ interface NodeInfo {
 }
 
 /** Node name -> phase and layer, from the training graph the session runs (built again here: names are deterministic). */
-function nodeTable(net: SSDNetwork, weights: Map<string, Float32Array>): Map<string, NodeInfo> {
-  // What StepSession.create builds with its defaults.
+function nodeTable(net: SSDNetwork, weights: Map<string, Float32Array>, block: number): Map<string, NodeInfo> {
+  // What StepSession.create builds with its defaults (the nodes of a convolution lowered to NCHWc kernels are named
+  // after it: `<conv node>.nchwc_<part>`).
   const { graph, terms } = net.lossGraph(weights, { batch });
-  const tg = buildTrainingGraph(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, parameterStep: 'caller' });
+  const tg = buildTrainingGraph(graph, terms.loss, { optimizer: new SGD({ momentum: 0.9, weightDecay: 5e-4 }), lrMultipliers: { weight: 1, bias: 2 }, parameterStep: 'caller', gradients: { nchwcBlock: block } });
   const forwardCount = graph.nodes.length;
   const table = new Map<string, NodeInfo>();
   tg.nodes.forEach((n, i) => {
@@ -121,7 +122,7 @@ const sorted = (m: Map<string, number>, scale: number) =>
 
 async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
   const weights = initWeights(net.parameters(), 0);
-  const table = nodeTable(net, weights);
+  const table = nodeTable(net, weights, await nchwcBlock());
   const kind = kindOf(net, table);
   const convType = convTypes(net);
   const dir = mkdtempSync(join(tmpdir(), 'ssd-profile-'));
@@ -191,7 +192,7 @@ async function profileOurs(net: SSDNetwork): Promise<Record<string, unknown>> {
       for (const k of kernels) {
         if (k.ts < run.ts || k.ts > run.ts + run.dur) continue;
         const name = k.name.slice(0, -'_kernel_time'.length);
-        const info = table.get(name);
+        const info = table.get(name.replace(/\.nchwc_\w+$/, ''));
         const op = k.args?.op_name ?? info?.op ?? '?';
         const phase: Phase = info?.phase ?? 'ort';
         if (!info) add(unmatched, `${op} ${name}`, k.dur);

@@ -5,6 +5,7 @@
 // bench/graph-layers.bench.ts measures every formulation against PyTorch's layer.
 import type { Graph } from './builder.js';
 import { int, ints, staticDim, transposedPads, type ConvGradientOptions, type ConvInputGradMethod, type ConvWeightGradMethod, type GradContext } from './grad-context.js';
+import { lowersToNchwc } from './nchwc.js';
 import type { Tensor } from './types.js';
 
 /** Default bound on one im2col chunk: the im2col matrix is built in chunks of output rows of at most this many bytes
@@ -88,7 +89,7 @@ function im2colBytes(k: ConvGeometry): number {
  * - Weight gradient: 1x1 layers one batched MatMul, whose per-image products are then summed, or where those
  *   products are larger than the layer's input and output (many channels on a small map) one Gemm over the whole
  *   batch (its transposes move whole rows of the maps); depthwise layers im2col with a MatMul per channel, or on
- *   outputs of 10x10 or less one grouped Conv per image and channel; each image's im2col and its own Gemm where
+ *   outputs of 10x10 or less, and wherever that Conv runs on NCHWc kernels, one grouped Conv per image and channel; each image's im2col and its own Gemm where
  *   there are at most 4 input channels (the first layer, where the batched forms' transposes of a long, narrow
  *   matrix cost more than the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where
  *   transposing the im2col matrix is cheap next to the product), unless the matrix is large and the output channels
@@ -116,7 +117,7 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
   let weight: ConvWeightGradFormulation;
   if (requestedWeight !== 'auto') weight = requestedWeight;
   else if (pointwise) weight = k.ho * k.wo * (k.cin + k.cout) <= k.cin * k.cout ? 'im2col-gemm' : 'matmul';
-  else if (depthwise) weight = k.ho * k.wo <= 100 ? 'grouped' : 'im2col';
+  else if (depthwise) weight = k.ho * k.wo <= 100 || groupedOnNchwc(k, options.nchwcBlock ?? 0) ? 'grouped' : 'im2col';
   else if (k.groups === 1 && k.cin <= 4) weight = 'gemm-per-image';
   else if (k.groups === 1 && k.ho * k.wo <= 48 * 48 && (k.cout >= 256 || im2colBytes(k) <= 128 * 2 ** 20)) weight = 'im2col-gemm';
   else weight = 'im2col';
@@ -135,6 +136,12 @@ export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOption
 /** 1x1, stride 1, no padding: the input itself is the im2col matrix. */
 function isUnitConv(k: ConvGeometry): boolean {
   return k.kernel[0] * k.kernel[1] === 1 && k.strides.every((s) => s === 1) && k.pads.every((p) => p === 0);
+}
+
+/** Whether the grouped weight gradient's Conv (groups N*C, see weightGradGrouped) lowers to NCHWc kernels. */
+function groupedOnNchwc(k: ConvGeometry, block: number): boolean {
+  const n = k.x.shape[0];
+  return typeof n === 'number' && lowersToNchwc({ groups: n * k.groups, cinG: 1, cout: n * k.cout, dtype: k.x.dtype, rank: 4 }, block);
 }
 
 /** A depthwise convolution: one input and one output channel per group. */

@@ -27,6 +27,9 @@ export interface ConvGradientOptions {
   convInputGrad?: ConvInputGradMethod;
   /** Largest im2col chunk in bytes. Default IM2COL_CHUNK_BYTES (256 MiB, batch 8 assumed if symbolic). */
   im2colChunkBytes?: number;
+  /** The NCHWc block the graph's depthwise convolutions will run at (nchwc.ts; the session's serialisation option
+   *  of the same name), which makes the grouped depthwise weight gradient the faster one. Default 0: none. */
+  nchwcBlock?: number;
 }
 
 /** What a rule sees: the node, its input and output tensors, and the gradients arriving at its outputs. */

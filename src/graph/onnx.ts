@@ -1,7 +1,9 @@
-// Serialises a graph (a GraphView: what the builder's Graph exposes) to a standard ONNX ModelProto (onnx-proto's generated protobuf classes).
+// Serialises a graph (a GraphView: what the builder's Graph exposes) to a standard ONNX ModelProto (onnx-proto's generated protobuf classes),
+// or for a session of this machine with its depthwise convolutions on ONNX Runtime's NCHWc kernels (nchwc.ts).
 // Nodes that no output depends on are dropped (gradient rules may build pieces nobody asked for).
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
+import { lowerDepthwiseConv, lowersToNchwc, NCHWC_DOMAIN, type LoweredConv } from './nchwc.js';
 import type { ConstantData, Dim, DType, GraphNode, GraphView, Tensor } from './types.js';
 import { ONNX_TYPE } from './types.js';
 
@@ -20,6 +22,9 @@ export interface SerializeOptions {
   values?: ReadonlyMap<string, Float32Array>;
   /** Producer doc string. */
   docString?: string;
+  /** Write depthwise convolutions as ONNX Runtime's NCHWc kernels of this block size (see nchwc.ts): for a session
+   *  of this machine only, the block being its own. Default 0: standard ONNX. */
+  nchwcBlock?: number;
 }
 
 function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): onnx.IValueInfoProto {
@@ -95,15 +100,20 @@ export function toModelProto(g: GraphView, opts: SerializeOptions = {}): onnx.Mo
       initializer.push(tensorProto(p.name, { data, dtype: 'float32', shape: p.shape as number[] }));
     }
   }
+  const block = opts.nchwcBlock ?? 0;
+  let lowered = false;
+  const node = nodes.flatMap((n): onnx.INodeProto[] => {
+    const conv = block > 0 && n.op === 'Conv' ? nchwcConv(g, n, block) : null;
+    if (conv) {
+      lowered = true;
+      initializer.push(...conv.initializers);
+      return conv.nodes;
+    }
+    return [{ name: n.name, opType: n.op, input: [...n.inputs], output: [...n.outputs], attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)) }];
+  });
   const graph: onnx.IGraphProto = {
     name: g.name,
-    node: nodes.map((n) => ({
-      name: n.name,
-      opType: n.op,
-      input: [...n.inputs],
-      output: [...n.outputs],
-      attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
-    })),
+    node,
     initializer,
     input,
     output: g.outputs.map((o) => valueInfo(o.name, o.tensor.dtype, o.tensor.shape)),
@@ -113,9 +123,20 @@ export function toModelProto(g: GraphView, opts: SerializeOptions = {}): onnx.Mo
     producerName: 'ssd-ts',
     producerVersion: '0.1.0',
     docString: opts.docString ?? '',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...(lowered ? [{ domain: NCHWC_DOMAIN, version: 1 }] : [])],
     graph,
   });
+}
+
+/** Conv node `n` lowered to NCHWc kernels of `block`, or null where it is not a convolution that lowers. */
+function nchwcConv(g: GraphView, n: GraphNode, block: number): LoweredConv | null {
+  const x = g.tensor(n.inputs[0]!);
+  const w = g.tensor(n.inputs[1]!);
+  if (!x || !w || w.shape.length !== 4 || !w.shape.every((d) => typeof d === 'number')) return null;
+  const [cout, cinG, kh, kw] = w.shape as number[];
+  const groups = n.attrs.group?.type === 'int' ? n.attrs.group.value : 1;
+  if (!lowersToNchwc({ groups, cinG: cinG!, cout: cout!, dtype: x.dtype, rank: x.shape.length }, block)) return null;
+  return lowerDepthwiseConv(n, cout!, [kh!, kw!], attribute);
 }
 
 /** The serialised model bytes. */

@@ -2,6 +2,7 @@
 // the gradients, the optimizer's new state and the step directions; the parameters then step in place here.
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './builder.js';
+import { nchwcBlock } from './nchwc-block.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { stateName } from './optim/optimizer.js';
 import { checkFeeds, collectGarbage, sessionOptions, toOrt, type GraphSignature, type RuntimeOptions } from './runtime.js';
@@ -9,7 +10,12 @@ import { buildTrainingGraphWithOutputs, type TrainingGraphOptions, type UpdateUn
 import type { Tensor, TensorData } from './types.js';
 
 /** Options of TrainingSession.create: the training graph's and the runtime's. */
-export type TrainingOptions = Omit<TrainingGraphOptions, 'parameterStep'> & RuntimeOptions;
+export type TrainingOptions = Omit<TrainingGraphOptions, 'parameterStep'> &
+  RuntimeOptions & {
+    /** Run depthwise convolutions on ONNX Runtime's NCHWc kernels where this machine has them (nchwc.ts).
+     *  Default true. */
+    nchwc?: boolean;
+  };
 
 /** Below this many bytes of copied outputs per step, V8's own collection keeps up. */
 const GC_THRESHOLD_BYTES = 32 * 2 ** 20;
@@ -85,9 +91,11 @@ export class TrainingSession {
   /** Builds the training graph of `g` (parameterStep 'caller') and opens its session; parameters start at their
    *  `init` values, optimizer state at zero. */
   static async create(g: Graph, loss: Tensor, opts: TrainingOptions): Promise<TrainingSession> {
-    const { graph: tg, units } = buildTrainingGraphWithOutputs(g, loss, { ...opts, parameterStep: 'caller' });
+    const block = (opts.nchwc ?? true) ? await nchwcBlock() : 0;
+    const gradients = { ...opts.gradients, nchwcBlock: block };
+    const { graph: tg, units } = buildTrainingGraphWithOutputs(g, loss, { ...opts, gradients, parameterStep: 'caller' });
     checkStateInPlace(tg, units);
-    const bytes = tg.toBytes({ parameters: 'inputs' });
+    const bytes = tg.toBytes({ parameters: 'inputs', nchwcBlock: block });
     const session = await ort.InferenceSession.create(bytes, sessionOptions(opts, 'training'));
     const result = new TrainingSession(g, tg, units, session, opts);
     // The session holds its own copy of the parameters: a caller that dropped the initial values and the graph

@@ -101,4 +101,6 @@ export interface GraphView {
   readonly constants: ReadonlyMap<string, ConstantData>;
   readonly nodes: readonly GraphNode[];
   readonly outputs: readonly { name: string; tensor: Tensor }[];
+  /** A tensor by name (undefined when the graph has none by that name). */
+  tensor(name: string): Tensor | undefined;
 }

@@ -46,6 +46,8 @@ export interface StepSessionOptions {
   /** Parameters of fewer elements are updated together, one flat update per run of them (see TrainingGraphOptions).
    *  Default 0: one update per parameter. */
   flattenBelow?: number;
+  /** Depthwise convolutions on ONNX Runtime's NCHWc kernels where this machine has them. Default true. */
+  nchwc?: boolean;
 }
 
 /** A training step session for an SSD network. */
@@ -78,6 +80,7 @@ export class StepSession {
       threads: opts.threads,
       gradients: opts.gradients,
       ...(opts.flattenBelow !== undefined ? { flattenBelow: opts.flattenBelow } : {}),
+      ...(opts.nchwc !== undefined ? { nchwc: opts.nchwc } : {}),
     });
     return new StepSession(session, network, batch);
   }

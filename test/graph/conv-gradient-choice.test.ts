@@ -49,6 +49,17 @@ test('depthwise weight gradient: one grouped Conv on outputs of 10x10 or less at
   assert.equal(weightOf(geometry('N', 960, 960, 3, 10, 10, { groups: 960 })), 'im2col');
 });
 
+test('depthwise weight gradient where the session runs depthwise convolutions on NCHWc kernels: the grouped Conv whenever it lowers (its images x channels groups a whole number of blocks, static batch)', () => {
+  const nchwc = (k: ConvGeometry): string => chooseConvGradients(k, { nchwcBlock: 16 }).weight;
+  assert.equal(nchwc(geometry(8, 96, 96, 3, 160, 80, { groups: 96, stride: 2 })), 'grouped');
+  assert.equal(nchwc(geometry(8, 576, 576, 3, 20, 20, { groups: 576 })), 'grouped');
+  assert.equal(nchwc(geometry(1, 72, 72, 3, 48, 48, { groups: 72 })), 'im2col'); // 72 = 4.5 blocks
+  assert.equal(nchwc(geometry(2, 72, 72, 3, 48, 48, { groups: 72 })), 'grouped'); // 2 x 72 = 9 blocks
+  assert.equal(chooseConvGradients(geometry(1, 72, 72, 3, 48, 48, { groups: 72 }), { nchwcBlock: 8 }).weight, 'grouped');
+  assert.equal(nchwc(geometry('N', 96, 96, 3, 40, 40, { groups: 96 })), 'im2col');
+  assert.equal(nchwc(geometry(8, 64, 64, 3, 40, 40)), 'im2col-gemm'); // dense: unchanged
+});
+
 /** d sum(conv(x, w)^2) / dw of a depthwise conv on 2 images of 4 channels, its batch static or symbolic ('N'). */
 async function depthwiseWeightGrad(batch: Dim, weight: ConvWeightGradMethod, x: Float32Array, w: Float32Array, side: number): Promise<Float32Array> {
   const g = new Graph('depthwise');
