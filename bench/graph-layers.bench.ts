@@ -5,19 +5,21 @@
 // training-mode batch norm: forward and backward against native_batch_norm and its backward; for ReLU and ReLU6:
 // the backward against threshold_backward / hardtanh_backward. Layers come from the networks' own graphs, so the
 // shapes are the models' (at `--batch`), and totals weigh each shape by how often the model has it. A layer's
-// formulations take turns run by run (best of each kept), so they are compared under the same load.
+// formulations take turns run by run (best of each kept), so they are compared under the same load. Graphs are
+// written as a training session writes them, depthwise convolutions on this machine's NCHWc kernels
+// (src/graph/nchwc.ts) unless --no-nchwc.
 // Usage: node --import tsx bench/graph-layers.bench.ts [--models ssd300,ssd-tiny,ssdlite320-mobilenetv2] [--batch 8]
-//          [--threads 2] [--kinds conv,bn,act] [--layers <name substrings>] [--no-torch]
+//          [--threads 2] [--kinds conv,bn,act] [--layers <name substrings>] [--no-torch] [--no-nchwc]
 // Prints one JSON object (and a line per layer on stderr).
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { GRADIENTS, Graph, type ConvInputGradMethod, type ConvWeightGradMethod, type GraphNode, type Tensor } from '../src/graph/index.js';
+import { GRADIENTS, Graph, nchwcBlock, type ConvInputGradMethod, type ConvWeightGradMethod, type GraphNode, type Tensor } from '../src/graph/index.js';
 import { placeholderWeights } from '../src/nn/layers.js';
 import { buildNetwork, modelConfig } from '../src/nn/models/index.js';
 
 const { values } = parseArgs({
-  options: { models: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, kinds: { type: 'string' }, layers: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  options: { models: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, kinds: { type: 'string' }, layers: { type: 'string' }, 'no-torch': { type: 'boolean' }, 'no-nchwc': { type: 'boolean' } },
   strict: true,
 });
 const models = (values.models ?? 'ssd300,ssd-tiny,ssdlite320-mobilenetv2').split(',');
@@ -26,6 +28,7 @@ const threads = Number(values.threads ?? 2);
 const kinds = new Set((values.kinds ?? 'conv,bn,act').split(','));
 const only = values.layers?.split(',');
 const withTorch = !values['no-torch'];
+const block = values['no-nchwc'] ? 0 : await nchwcBlock();
 
 interface ConvLayer {
   kind: 'conv';
@@ -124,7 +127,7 @@ async function timeGraphs(graphs: Record<string, Graph>): Promise<Record<string,
   const sessions: ort.InferenceSession[] = [];
   for (const [name, g] of Object.entries(graphs)) {
     // No spinning: a session's idle threads would otherwise spin on the cores the next session runs on.
-    const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic', extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    const session = await ort.InferenceSession.create(g.toBytes({ nchwcBlock: block }), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'basic', extra: { session: { intra_op: { allow_spinning: '0' } } } });
     sessions.push(session);
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of g.inputs) {
@@ -162,7 +165,7 @@ function convGraph(l: ConvLayer, what: 'forward' | 'input' | 'weight', method = 
       inputs: [x, w, null],
       outputs: [y],
       grads: [dy],
-      conv: { convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod, convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod },
+      conv: { convWeightGrad: (what === 'weight' ? method : 'auto') as ConvWeightGradMethod, convInputGrad: (what === 'input' ? method : 'auto') as ConvInputGradMethod, nchwcBlock: block },
     });
     out = what === 'input' ? dx! : dw!;
   }
@@ -315,4 +318,4 @@ for (const model of models) {
   }
   result[model] = { layers: rows, totals_ms: Object.fromEntries(Object.entries(totals).map(([k, t]) => [k, { ort: round(t.ort), torch: round(t.torch), ratio: ratio(t.ort, t.torch) }])) };
 }
-console.log(JSON.stringify({ bench: 'graph-layers', batch, threads, note: "ms, best of runs; ORT: every formulation and 'auto' (what the training graph uses, in the ratios and totals); batch norm: forward, then forward and backward in one graph, against native_batch_norm and its backward", models: result }, null, 1));
+console.log(JSON.stringify({ bench: 'graph-layers', batch, threads, nchwc_block: block, note: "ms, best of runs; ORT: every formulation and 'auto' (what the training graph uses, in the ratios and totals); batch norm: forward, then forward and backward in one graph, against native_batch_norm and its backward", models: result }, null, 1));

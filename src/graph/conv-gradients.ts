@@ -88,13 +88,13 @@ function im2colBytes(k: ConvGeometry): number {
  *   (strided and small maps) keep ConvTranspose.
  * - Weight gradient: 1x1 layers one batched MatMul, whose per-image products are then summed, or where those
  *   products are larger than the layer's input and output (many channels on a small map) one Gemm over the whole
- *   batch (its transposes move whole rows of the maps); depthwise layers im2col with a MatMul per channel, or on
- *   outputs of 10x10 or less, and wherever that Conv runs on NCHWc kernels, one grouped Conv per image and channel; each image's im2col and its own Gemm where
- *   there are at most 4 input channels (the first layer, where the batched forms' transposes of a long, narrow
- *   matrix cost more than the product); im2col and one Gemm over the whole batch up to 48x48 outputs (where
- *   transposing the im2col matrix is cheap next to the product), unless the matrix is large and the output channels
- *   few (SSD300's head on conv4_3, whose im2col comes at the step's memory peak); im2col and a MatMul per image
- *   otherwise.
+ *   batch (its transposes move whole rows of the maps); depthwise layers one grouped Conv per image and channel
+ *   where that Conv runs on NCHWc kernels or the outputs are 10x10 or less, else im2col with a MatMul per channel;
+ *   each image's im2col and its own Gemm where there are at most 4 input channels (the first layer, where the
+ *   batched forms' transposes of a long, narrow matrix cost more than the product); im2col and one Gemm over the
+ *   whole batch up to 48x48 outputs (where transposing the im2col matrix is cheap next to the product), unless the
+ *   matrix is large and the output channels few (SSD300's head on conv4_3, whose im2col comes at the step's memory
+ *   peak); im2col and a MatMul per image otherwise.
  */
 export function chooseConvGradients(k: ConvGeometry, options: ConvGradientOptions): { input: ConvInputGradFormulation; weight: ConvWeightGradFormulation } {
   const depthwise = isDepthwise(k);

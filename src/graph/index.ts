@@ -22,6 +22,6 @@ export { InferenceRunner, sessionOptions, collectGarbage, readProfile } from './
 export type { ProfileEvent, RuntimeOptions } from './runtime.js';
 export { TrainingSession } from './training-session.js';
 export { nchwcBlock } from './nchwc-block.js';
-export { lowersToNchwc, NCHWC_BLOCKS, NCHWC_DOMAIN } from './nchwc.js';
+export { NCHWC_DOMAIN } from './nchwc.js';
 export type { TrainingOptions } from './training-session.js';
 export { GraphEditor, decodeModel, encodeModel, modelMetadata, floatValues, initializer, int64, tensorDims, TensorType } from './onnx-edit.js';

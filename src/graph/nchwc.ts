@@ -8,7 +8,7 @@
 // AVX2), and a Conv lowers only over a whole number of blocks; ONNX Runtime does not expose the block, so
 // nchwc-block.ts finds it by trying.
 import type { onnx } from 'onnx-proto';
-import type { DType, GraphNode } from './types.js';
+import { ONNX_TYPE, type DType, type GraphNode } from './types.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
@@ -30,7 +30,7 @@ export interface LoweredConv {
 }
 
 function int64Tensor(name: string, values: number[]): onnx.ITensorProto {
-  return { name, dims: [values.length], dataType: 7, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) };
+  return { name, dims: [values.length], dataType: ONNX_TYPE.int64, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) };
 }
 
 /**
