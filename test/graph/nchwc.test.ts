@@ -1,8 +1,8 @@
 // Depthwise convolutions on ONNX Runtime's NCHWc kernels (src/graph/nchwc.ts): which convolutions a graph written
 // for a block size lowers, that each lowered convolution computes what the standard Conv does (every kind a
 // training graph has: forward at stride 1 and 2, asymmetric padding, bias, and the weight gradient's grouped Conv
-// with a map-sized kernel and dilation), that the probe's premise holds, and that training steps give the standard
-// gradients. Where this machine's ONNX Runtime has no NCHWc kernels (the probe finds no block), the tests that run
+// with a map-sized kernel and dilation), that the probe finds a block where the processor has NCHWc kernels and
+// its premise holds, and that training steps give the standard gradients. Where this machine's ONNX Runtime has no NCHWc kernels (the probe finds no block), the tests that run
 // them are skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
