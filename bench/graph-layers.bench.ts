@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { GRADIENTS, Graph, nchwcBlock, type ConvInputGradMethod, type ConvWeightGradMethod, type GraphNode, type Tensor } from '../src/graph/index.js';
+import { GRADIENTS, Graph, nchwcBlock, numel, type ConvInputGradMethod, type ConvWeightGradMethod, type GraphNode, type Tensor } from '../src/graph/index.js';
 import { placeholderWeights } from '../src/nn/layers.js';
 import { buildNetwork, modelConfig } from '../src/nn/models/index.js';
 
@@ -132,12 +132,12 @@ async function timeGraphs(graphs: Record<string, Graph>): Promise<Record<string,
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of g.inputs) {
       const dims = t.shape as number[];
-      feeds[t.name] = new ort.Tensor('float32', fill(dims.reduce((a, b) => a * b, 1)), dims);
+      feeds[t.name] = new ort.Tensor('float32', fill(numel(dims)), dims);
     }
     const fetch: Record<string, ort.Tensor> = {};
     for (const o of g.outputs) {
       const dims = o.tensor.shape as number[];
-      fetch[o.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+      fetch[o.name] = new ort.Tensor('float32', new Float32Array(numel(dims)), dims);
     }
     runs[name] = () => session.run(feeds, fetch);
   }

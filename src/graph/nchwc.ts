@@ -7,8 +7,7 @@
 // The blocked layout groups channels by the machine's vector width (the block: 16 channels with AVX-512, 8 with
 // AVX2), and a Conv lowers only over a whole number of blocks; ONNX Runtime does not expose the block, so
 // nchwc-block.ts finds it by trying.
-import type { onnx } from 'onnx-proto';
-import { ONNX_TYPE, type DType, type GraphNode } from './types.js';
+import type { ConstantData, DType, GraphNode } from './types.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
@@ -23,14 +22,10 @@ export function lowersToNchwc(conv: { groups: number; cinG: number; cout: number
   return block > 0 && conv.rank === 4 && conv.dtype === 'float32' && conv.groups > 1 && conv.cinG === 1 && conv.cout === conv.groups && conv.groups % block === 0;
 }
 
-/** The proto nodes and shape constants that replace one depthwise Conv node. */
+/** What replaces one depthwise Conv node: nodes (with their operator domain) and the shape constants they read. */
 export interface LoweredConv {
-  nodes: onnx.INodeProto[];
-  initializers: onnx.ITensorProto[];
-}
-
-function int64Tensor(name: string, values: number[]): onnx.ITensorProto {
-  return { name, dims: [values.length], dataType: ONNX_TYPE.int64, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) };
+  nodes: Array<GraphNode & { domain: string }>;
+  constants: Array<{ name: string; value: ConstantData }>;
 }
 
 /**
@@ -39,30 +34,33 @@ function int64Tensor(name: string, values: number[]): onnx.ITensorProto {
  * reorders both x and the filter. Names of the new tensors and nodes extend the Conv's own, so that profiles
  * attribute them to its layer.
  */
-export function lowerDepthwiseConv(n: GraphNode, channels: number, kernel: [number, number], attribute: (name: string, a: GraphNode['attrs'][string]) => onnx.IAttributeProto): LoweredConv {
+export function lowerDepthwiseConv(n: GraphNode, channels: number, kernel: [number, number]): LoweredConv {
   const [x, w, bias] = n.inputs;
   const y = n.outputs[0]!;
   const [kh, kw] = kernel;
   const t = (suffix: string): string => `${y}.nchwc_${suffix}`;
-  const node = (name: string, opType: string, input: string[], output: string[], attrs: onnx.IAttributeProto[] = [], domain = ''): onnx.INodeProto => ({
+  const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: GraphNode['attrs'] = {}, domain = ''): LoweredConv['nodes'][number] => ({
     name: `${n.name}.nchwc_${name}`,
-    opType,
+    op,
     domain,
-    input,
-    output,
-    attribute: attrs,
+    inputs,
+    outputs,
+    attrs,
   });
-  const int = (name: string, value: number): onnx.IAttributeProto => attribute(name, { type: 'int', value });
-  const nodes = [
-    node('x', 'ReorderInput', [x!], [t('x')], [int('channels_last', 0)], NCHWC_DOMAIN),
-    node('w_image', 'Reshape', [w!, t('image_shape')], [t('w_image')]),
-    node('w_blocked', 'ReorderInput', [t('w_image')], [t('w_blocked')], [int('channels_last', 0)], NCHWC_DOMAIN),
-    node('w', 'Reshape', [t('w_blocked'), t('filter_shape')], [t('w')]),
-    {
-      ...node('conv', 'Conv', [t('x'), t('w'), ...(bias ? [bias] : [])], [t('y')], [], NCHWC_DOMAIN),
-      attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
-    },
-    node('y', 'ReorderOutput', [t('y')], [y], [int('channels', channels), int('channels_last', 0)], NCHWC_DOMAIN),
-  ];
-  return { nodes, initializers: [int64Tensor(t('image_shape'), [1, channels, kh, kw]), int64Tensor(t('filter_shape'), [channels, 1, kh, kw])] };
+  const planar = { channels_last: { type: 'int', value: 0 } } as const;
+  const shape = (name: string, values: number[]): LoweredConv['constants'][number] => ({
+    name: t(name),
+    value: { data: BigInt64Array.from(values, BigInt), dtype: 'int64', shape: [values.length] },
+  });
+  return {
+    nodes: [
+      node('x', 'ReorderInput', [x!], [t('x')], planar, NCHWC_DOMAIN),
+      node('w_image', 'Reshape', [w!, t('image_shape')], [t('w_image')]),
+      node('w_blocked', 'ReorderInput', [t('w_image')], [t('w_blocked')], planar, NCHWC_DOMAIN),
+      node('w', 'Reshape', [t('w_blocked'), t('filter_shape')], [t('w')]),
+      node('conv', 'Conv', [t('x'), t('w'), ...(bias ? [bias] : [])], [t('y')], n.attrs, NCHWC_DOMAIN),
+      node('y', 'ReorderOutput', [t('y')], [y], { ...planar, channels: { type: 'int', value: channels } }, NCHWC_DOMAIN),
+    ],
+    constants: [shape('image_shape', [1, channels, kh, kw]), shape('filter_shape', [channels, 1, kh, kw])],
+  };
 }

@@ -46,6 +46,10 @@ function tensorProto(name: string, c: ConstantData): onnx.ITensorProto {
   return { name, dims: [...c.shape], dataType: ONNX_TYPE[c.dtype], rawData: bytes };
 }
 
+function nodeProto(n: GraphNode, domain = ''): onnx.INodeProto {
+  return { name: n.name, opType: n.op, ...(domain ? { domain } : {}), input: [...n.inputs], output: [...n.outputs], attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)) };
+}
+
 function attribute(name: string, a: GraphNode['attrs'][string]): onnx.IAttributeProto {
   const T = ONNX.AttributeProto.AttributeType;
   switch (a.type) {
@@ -104,12 +108,10 @@ export function toModelProto(g: GraphView, opts: SerializeOptions = {}): onnx.Mo
   let lowered = false;
   const node = nodes.flatMap((n): onnx.INodeProto[] => {
     const conv = block > 0 && n.op === 'Conv' ? nchwcConv(g, n, block) : null;
-    if (conv) {
-      lowered = true;
-      initializer.push(...conv.initializers);
-      return conv.nodes;
-    }
-    return [{ name: n.name, opType: n.op, input: [...n.inputs], output: [...n.outputs], attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)) }];
+    if (!conv) return [nodeProto(n)];
+    lowered = true;
+    for (const c of conv.constants) initializer.push(tensorProto(c.name, c.value));
+    return conv.nodes.map((m) => nodeProto(m, m.domain));
   });
   const graph: onnx.IGraphProto = {
     name: g.name,
@@ -136,7 +138,7 @@ function nchwcConv(g: GraphView, n: GraphNode, block: number): LoweredConv | nul
   const [cout, cinG, kh, kw] = w.shape as number[];
   const groups = n.attrs.group?.type === 'int' ? n.attrs.group.value : 1;
   if (!lowersToNchwc({ groups, cinG: cinG!, cout: cout!, dtype: x.dtype, rank: x.shape.length }, block)) return null;
-  return lowerDepthwiseConv(n, cout!, [kh!, kw!], attribute);
+  return lowerDepthwiseConv(n, cout!, [kh!, kw!]);
 }
 
 /** The serialised model bytes. */

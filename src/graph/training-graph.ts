@@ -3,7 +3,7 @@
 import type { Graph } from './builder.js';
 import { gradients, type GradientOptions } from './autodiff.js';
 import { directionName, nextName, stateName, type Optimizer } from './optim/optimizer.js';
-import type { Parameter, Tensor } from './types.js';
+import { numel, type Parameter, type Tensor } from './types.js';
 
 /** Options of {@link buildTrainingGraph}. */
 export interface TrainingGraphOptions {
@@ -101,7 +101,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
   // ONNX Runtime's broadcasting kernels go one element at a time when the last dimension is 1, as in a 1x1 conv's
   // weight [Cout, Cin, 1, 1] times a scalar: such a parameter is updated as a flat vector (only such a one: reshaping
   // a graph input copies it).
-  const numel = (p: Parameter): number => (p.shape as number[]).reduce((a, b) => a * b, 1);
+  const size = (p: Parameter): number => numel(p.shape as number[]);
   const flatUpdate = (p: Parameter): boolean => p.shape[p.shape.length - 1] === 1;
   const updated = (p: Parameter, x: Tensor): Tensor => (flatUpdate(p) ? t.reshape(x, [-1]) : x);
   const gradOf = (p: Parameter): Tensor => {
@@ -118,7 +118,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
   const runOf = new Map<Parameter, Parameter[]>();
   const open = new Map<string, Parameter[]>();
   for (const p of inForwardOrder) {
-    if (numel(p) >= flattenBelow) {
+    if (size(p) >= flattenBelow) {
       open.clear();
       continue;
     }
@@ -142,7 +142,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     const renamed = update.state.map((s, i) => t.outputRenamed(s, nextName(stateInputs[i]!)));
     const along = update.state.indexOf(update.direction);
     const direction = along >= 0 ? renamed[along]! : t.outputRenamed(update.direction, directionName(key));
-    units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: shape.reduce((a, b) => a * b, 1), members });
+    units.push({ stateInputs, stateOutputs: renamed.map((s) => s.name), direction: direction.name, shape, size: numel(shape), members });
     return direction;
   };
   const flat = (xs: Tensor[]): Tensor => t.concat(xs.map((x) => (x.shape.length === 1 ? x : t.reshape(x, [-1]))), 0);
@@ -153,7 +153,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
     if (members.length > 1) {
       let offset = 0;
       const layout = members.map((m) => {
-        const entry = { name: m.name, offset, length: numel(m) };
+        const entry = { name: m.name, offset, length: size(m) };
         offset += entry.length;
         return entry;
       });
@@ -161,7 +161,7 @@ export function buildTrainingGraphWithOutputs(g: Graph, loss: Tensor, opts: Trai
       continue;
     }
     const value = updated(p, p);
-    const direction = addUnit(p.name, p.group, [...(value.shape as number[])], value, gradOf(p), [{ name: p.name, offset: 0, length: numel(p) }]);
+    const direction = addUnit(p.name, p.group, [...(value.shape as number[])], value, gradOf(p), [{ name: p.name, offset: 0, length: size(p) }]);
     if (!lr) continue;
     const mult = multipliers[p.group] ?? 1;
     const step = t.mul(direction, mult === 1 ? lr : t.mul(lr, mult));
