@@ -8,9 +8,12 @@
 // bench/twin-parity.ts checks it), trained with our MultiBox loss on given targets and our SGD settings;
 // ssdlite320-mobilenetv2 gets a second PyTorch line, torchvision's ssdlite320_mobilenet_v3_large (a related
 // network, not a twin), and ssd300 is compared with torchvision's ssd300_vgg16, both as backbone + head with the
-// same loss and optimizer. torchvision has no SSD512. Prints one JSON object, and a markdown table on stderr.
+// same loss and optimizer. torchvision has no SSD512. Each model's `arithmetic` sets its step's multiply-accumulates
+// against the fastest matrix product ONNX Runtime runs here (bench/arithmetic-rate.ts), PyTorch's side being its
+// first line; `--bound` adds the layerwise bound (minutes: it times every product's shape). Prints one JSON
+// object, and a markdown table on stderr.
 // Usage: node --import tsx bench/models.bench.ts [--models ssd-tiny,ssdlite320-mobilenetv2] [--batches 8,32]
-//        [--threads 2] [--steps 3] [--warmup 10] [--repeat 1]   (--repeat N: ours and PyTorch alternate N times, best of each kept)
+//        [--threads 2] [--steps 3] [--warmup 10] [--repeat 1] [--bound]   (--repeat N: ours and PyTorch alternate N times, best of each kept)
 // Default batches per model: 8 (ssd-tiny, ssdlite), 2 (ssd300), 1 (ssd512: ~270 GMAC per image per step).
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -23,9 +26,10 @@ import { modelEntry } from '../src/nn/models/index.js';
 import { modelStats } from '../src/nn/stats.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
+import { arithmeticRate, layerwiseBound, sgemmPeakGflops } from './arithmetic-rate.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
-const { values } = parseArgs({ options: { models: { type: 'string' }, batches: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, repeat: { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { models: { type: 'string' }, batches: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, repeat: { type: 'string' }, bound: { type: 'boolean' } }, strict: true });
 const names = (values.models ?? 'ssd-tiny,ssdlite320-mobilenetv2,ssd300,ssd512').split(',');
 const DEFAULT_BATCH: Record<string, number> = { 'ssd-tiny': 8, 'ssdlite320-mobilenetv2': 8, ssd300: 2, ssd512: 1 };
 const batchesOf = (name: string): number[] => (values.batches ?? values.batch ?? String(DEFAULT_BATCH[name] ?? 8)).split(',').map(Number);
@@ -106,6 +110,7 @@ function best<T extends { train: Record<string, Timing>; inference_s_per_image: 
   return { ...a, train, inference_s_per_image: Math.min(a.inference_s_per_image, b.inference_s_per_image) };
 }
 
+const peak = await sgemmPeakGflops(threads);
 for (const name of names) {
   const net = modelEntry(name).build(21);
   const stats = modelStats(net);
@@ -151,7 +156,15 @@ for (const name of names) {
     }
   }
   if (!TORCH[name]) for (const b of batches) rows.push(`| ${name} | - | ${b} | ${fmt(train[String(b)]!.train_images_per_s)} | - | - | ${fmt(ours!.inference_s_per_image * 1000)} | - | - |`);
-  results[name] = { batches, parameters: stats.parameters, buffers: stats.buffers, gmac: stats.gmac, priors: stats.priors, ours, pytorch: TORCH[name] ? pytorch : 'torchvision has no such model', train_images_per_s_runs: runs };
+  const first = TORCH[name]?.[0];
+  const firstTorch = first ? bestTorch[first] : undefined;
+  const arithmetic: Record<string, unknown> = { pytorch_model: first ?? null };
+  for (const b of batches) {
+    const theirs = firstTorch && !('error' in firstTorch) ? firstTorch.train[String(b)]!.train_step_s : null;
+    const bound = values.bound ? await layerwiseBound(net, b, threads, peak.gflops) : null;
+    arithmetic[String(b)] = arithmeticRate(stats.trainGmac, b, train[String(b)]!.train_step_s, theirs, peak, bound);
+  }
+  results[name] = { batches, parameters: stats.parameters, buffers: stats.buffers, gmac: stats.gmac, train_gmac: stats.trainGmac, priors: stats.priors, ours, pytorch: TORCH[name] ? pytorch : 'torchvision has no such model', arithmetic, train_images_per_s_runs: runs };
 }
 console.log(JSON.stringify({ bench: 'models', threads, steps, warmup, repeat, load_average: [loadBefore, loadavg()[0]], models: results }, null, 2));
 console.error(

@@ -1,7 +1,8 @@
 // SSD300 side by side with PyTorch, in one run: the PyTorch anchor (../shared/bench/pytorch_ssd300_bench.py, run
 // with /usr/bin/python3; needs `apt-get install -y python3-torch`) and `ssd bench --model ssd300 --json`, one after
 // the other (never together: they would share the cores), each in its own process so peak memory is its own.
-// Prints one JSON object: both results and the ratios ours / PyTorch (below 1 is faster or smaller).
+// Prints one JSON object: both results, the ratios ours / PyTorch (below 1 is faster or smaller), and the step's
+// arithmetic against the fastest matrix product ONNX Runtime runs here (bench/arithmetic-rate.ts).
 // Usage: node --import tsx bench/ssd300.bench.ts [--batch 8] [--threads 2] [--repeat 1]
 // Env: SSD_PYTORCH_BENCH (path of the anchor script), SSD_PYTHON (default /usr/bin/python3).
 import { spawnSync } from 'node:child_process';
@@ -10,6 +11,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { modelEntry } from '../src/nn/models/index.js';
+import { modelStats } from '../src/nn/stats.js';
+import { arithmeticRate, layerwiseBound, sgemmPeakGflops } from './arithmetic-rate.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = join(dirname(here), '..');
@@ -59,6 +63,11 @@ if (values.ours) {
   }
   if (!pytorch || !ours) throw new Error('no runs');
   const ratio = (k: string): number | null => (!pytorch || 'error' in pytorch || typeof pytorch[k] !== 'number' ? null : (ours[k] as number) / (pytorch[k] as number));
+  const pytorchStep = !('error' in pytorch) && typeof pytorch.train_step_s === 'number' ? pytorch.train_step_s : null;
+  const network = modelEntry('ssd300').build(21);
+  const peak = await sgemmPeakGflops(Number(threads));
+  const bound = await layerwiseBound(network, Number(batch), Number(threads), peak.gflops);
+  const arithmetic = arithmeticRate(modelStats(network).trainGmac, Number(batch), ours.train_step_s as number, pytorchStep, peak, bound);
   console.log(
     JSON.stringify({
       bench: 'ssd300',
@@ -74,6 +83,7 @@ if (values.ours) {
         train_step_s: ratio('train_step_s'),
         peak_rss_mb: ratio('peak_rss_mb'),
       },
+      arithmetic,
     }),
   );
 }

@@ -14,7 +14,7 @@ Lists the models ssd-ts builds, with their input size, feature maps, parameters,
 forward pass (GMAC, counted on the network's graph: every convolution) and number of priors.
 
   --classes <N>   object classes the heads predict, background not counted (default 20, Pascal VOC)
-  --json          print a JSON array instead of the table
+  --json          print a JSON array instead of the table (adding trainGmac: one training step of one image)
 
 example
   ssd models --classes 5`;

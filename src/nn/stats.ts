@@ -1,6 +1,6 @@
 // What a network costs: parameters (trainable, and batch-norm buffers apart), multiply-accumulates of one
-// forward pass counted on its graph (every Conv and MatMul node, from the shapes the builder inferred), and
-// the number of priors. `ssd models` prints these.
+// forward pass and of one training step counted on its graph (every Conv and MatMul node, from the shapes the
+// builder inferred), and the number of priors. `ssd models` prints these.
 import { Graph, type GraphNode } from '../graph/index.js';
 import { BuildContext, placeholderWeights } from './layers.js';
 import { MODELS } from './models/index.js';
@@ -14,6 +14,8 @@ export interface ModelStats {
   buffers: number;
   /** Multiply-accumulates of one forward pass of one image, in units of 10^9 (convolutions and matrix products). */
   gmac: number;
+  /** Multiply-accumulates of one training step of one image (forward and backward), in units of 10^9. */
+  trainGmac: number;
   /** Priors (predictions per image). */
   priors: number;
   /** Input size in pixels. */
@@ -46,21 +48,52 @@ export function graphMacs(g: Graph): number {
   return macs;
 }
 
-/** Parameters, GMAC per image and priors of `network` (its forward graph is built with placeholder weights). */
-export function modelStats(network: SSDNetwork): ModelStats {
+/** A Conv or MatMul node of a training step: its forward multiply-accumulates and which of its first two operands
+ *  (input and weight) need a gradient, each costing as many multiply-accumulates again. */
+export interface TrainingProduct {
+  node: GraphNode;
+  macs: number;
+  gradients: [boolean, boolean];
+}
+
+/**
+ * The products of a training step of graph `g`: every Conv and MatMul node, its operands needing a gradient being
+ * those that depend on a trainable parameter (a convolution's weight; its input, except where that comes from the
+ * graph's inputs alone, as the first layer's image does).
+ */
+export function trainingProducts(g: Graph, trainable: ReadonlySet<string>): TrainingProduct[] {
+  const needsGrad = new Set(trainable);
+  const products: TrainingProduct[] = [];
+  for (const node of g.nodes) {
+    if (node.inputs.some((i) => needsGrad.has(i))) for (const o of node.outputs) needsGrad.add(o);
+    const macs = nodeMacs(g, node);
+    if (macs > 0) products.push({ node, macs, gradients: [needsGrad.has(node.inputs[0]!), needsGrad.has(node.inputs[1]!)] });
+  }
+  return products;
+}
+
+/** The forward graph of one image of `network`, with placeholder weights (only its shapes are meant to be read),
+ *  and the names of its trainable parameters (batch-norm buffers left out). */
+export function shapeGraph(network: SSDNetwork): { graph: Graph; trainable: Set<string> } {
   const specs = network.parameters();
+  // Only the shapes matter here, and initialising large models would take seconds.
+  const graph = new Graph('stats');
+  const { width, height } = network.inputSize;
+  network.build(new BuildContext(graph, placeholderWeights(specs)), graph.input('images', 'float32', [1, 3, height, width]));
+  return { graph, trainable: new Set(specs.filter((s) => !s.buffer).map((s) => s.name)) };
+}
+
+/** Parameters, GMAC per image (forward, and a training step) and priors of `network`. */
+export function modelStats(network: SSDNetwork): ModelStats {
   let parameters = 0, buffers = 0;
-  for (const s of specs) {
+  for (const s of network.parameters()) {
     const n = product(s.shape);
     if (s.buffer) buffers += n;
     else parameters += n;
   }
-  // Only the shapes matter here, and initialising large models would take seconds.
-  const weights = placeholderWeights(specs);
-  const g = new Graph('stats');
-  const { width, height } = network.inputSize;
-  network.build(new BuildContext(g, weights), g.input('images', 'float32', [1, 3, height, width]));
-  return { parameters, buffers, gmac: graphMacs(g) / 1e9, priors: network.priorCount, inputSize: { ...network.inputSize }, featureMaps: [...network.priors.featureMapSizes] };
+  const { graph, trainable } = shapeGraph(network);
+  const trainMacs = trainingProducts(graph, trainable).reduce((a, p) => a + p.macs * (1 + p.gradients.filter(Boolean).length), 0);
+  return { parameters, buffers, gmac: graphMacs(graph) / 1e9, trainGmac: trainMacs / 1e9, priors: network.priorCount, inputSize: { ...network.inputSize }, featureMaps: [...network.priors.featureMapSizes] };
 }
 
 /** One model of the family with its statistics. */

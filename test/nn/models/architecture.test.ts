@@ -170,5 +170,9 @@ test('model stats: parameters split from buffers, GMAC counted on the graph equa
   const heads: Array<[number, number]> = [[20, 64], [10, 128], [5, 128], [3, 128]];
   for (const [h, c] of heads) macs += h * h * 4 * (4 + K) * c * 9;
   assert.ok(Math.abs(s.gmac * 1e9 - macs) < 1, `${s.gmac * 1e9} vs ${macs}`);
+  // A training step: every product three times (forward, input and weight gradients) except the first layer's,
+  // whose input is the image and needs no gradient.
+  const train = 3 * macs - 80 * 80 * 16 * 3 * 9;
+  assert.ok(Math.abs(s.trainGmac * 1e9 - train) < 1, `${s.trainGmac * 1e9} vs ${train}`);
   assert.equal(s.priors, 2136);
 });
