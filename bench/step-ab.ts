@@ -26,6 +26,8 @@ const threads = Number(values.threads ?? 2);
 const blocks = Number(values.blocks ?? 20);
 const block = Number(values.block ?? 12);
 const perSide = Number(values.sessions ?? 2);
+for (const [flag, v] of Object.entries({ batch, threads, blocks, block, sessions: perSide }))
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} must be a whole number >= 1, got '${values[flag as keyof typeof values]}'`);
 const options = (flag: 'a' | 'b'): StepSessionOptions => {
   try {
     return JSON.parse(values[flag] ?? '{}') as StepSessionOptions;
