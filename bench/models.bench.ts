@@ -27,6 +27,7 @@ import { modelStats } from '../src/nn/stats.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
 import { arithmeticRate, layerwiseBound, sgemmPeakGflops } from './arithmetic-rate.js';
+import { countFlag } from './count-flag.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({ options: { models: { type: 'string' }, batches: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, repeat: { type: 'string' }, bound: { type: 'boolean' } }, strict: true });
@@ -35,10 +36,8 @@ const DEFAULT_BATCH: Record<string, number> = { 'ssd-tiny': 8, 'ssdlite320-mobil
 const batchesOf = (name: string): number[] => (values.batches ?? values.batch ?? String(DEFAULT_BATCH[name] ?? 8)).split(',').map(Number);
 const threads = Number(values.threads ?? availableParallelism());
 const steps = Number(values.steps ?? 3);
-const warmup = Number(values.warmup ?? 10);
-if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a whole number >= 1, got '${values.warmup}'`);
-const repeat = Number(values.repeat ?? 1);
-if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a whole number >= 1, got '${values.repeat}'`);
+const warmup = countFlag('warmup', values.warmup, 10);
+const repeat = countFlag('repeat', values.repeat, 1);
 const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
 const script = join(dirname(fileURLToPath(import.meta.url)), 'models_pytorch.py');
 /** The PyTorch networks each model is timed against: the twin (or nearest torchvision model) first. */

@@ -23,6 +23,7 @@ import { initWeights } from '../src/nn/layers.js';
 import { modelEntry } from '../src/nn/models/index.js';
 import type { SSDNetwork } from '../src/nn/ssd.js';
 import { StepSession } from '../src/train/session.js';
+import { countFlag } from './count-flag.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({
@@ -33,8 +34,7 @@ const modelName = values.model ?? 'ssd-tiny';
 const batch = Number(values.batch ?? 8);
 const threads = Number(values.threads ?? 2);
 const steps = Number(values.steps ?? 2);
-const warmup = Number(values.warmup ?? 10);
-if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a whole number >= 1, got '${values.warmup}'`);
+const warmup = countFlag('warmup', values.warmup, 10);
 const python = process.env.SSD_PYTHON ?? '/usr/bin/python3';
 const script = join(dirname(fileURLToPath(import.meta.url)), 'models_pytorch.py');
 /** The PyTorch network each model is profiled against (its twin where there is one). */

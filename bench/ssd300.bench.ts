@@ -14,14 +14,14 @@ import { parseArgs } from 'node:util';
 import { modelEntry } from '../src/nn/models/index.js';
 import { modelStats } from '../src/nn/stats.js';
 import { arithmeticRate, layerwiseBound, sgemmPeakGflops } from './arithmetic-rate.js';
+import { countFlag } from './count-flag.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = join(dirname(here), '..');
 const { values } = parseArgs({ options: { batch: { type: 'string' }, threads: { type: 'string' }, repeat: { type: 'string' }, ours: { type: 'boolean' } }, strict: true });
 const batch = values.batch ?? '8';
 const threads = values.threads ?? String(availableParallelism());
-const repeat = Number(values.repeat ?? '1');
-if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a whole number >= 1, got '${values.repeat}'`);
+const repeat = countFlag('repeat', values.repeat, 1);
 
 if (values.ours) {
   // Child process: run the verb itself.

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { initWeights } from '../src/nn/layers.js';
 import { modelEntry } from '../src/nn/models/index.js';
 import { StepSession, type StepSessionOptions } from '../src/train/session.js';
+import { countFlag } from './count-flag.js';
 import { syntheticBatch } from './synthetic-batch.js';
 
 const { values } = parseArgs({
@@ -21,13 +22,11 @@ const { values } = parseArgs({
   strict: true,
 });
 const model = values.model ?? 'ssd-tiny';
-const batch = Number(values.batch ?? 8);
-const threads = Number(values.threads ?? 2);
-const blocks = Number(values.blocks ?? 20);
-const block = Number(values.block ?? 12);
-const perSide = Number(values.sessions ?? 2);
-for (const [flag, v] of Object.entries({ batch, threads, blocks, block, sessions: perSide }))
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} must be a whole number >= 1, got '${values[flag as keyof typeof values]}'`);
+const batch = countFlag('batch', values.batch, 8);
+const threads = countFlag('threads', values.threads, 2);
+const blocks = countFlag('blocks', values.blocks, 20);
+const block = countFlag('block', values.block, 12);
+const perSide = countFlag('sessions', values.sessions, 2);
 const options = (flag: 'a' | 'b'): StepSessionOptions => {
   try {
     return JSON.parse(values[flag] ?? '{}') as StepSessionOptions;
